@@ -1,0 +1,81 @@
+#pragma once
+// Thin RAII layer over MPI: the session (init/finalize) and the collective operations the
+// algorithms need. Every reduction here gives the same bits on every rank (the reduced value is
+// computed by MPI_Allreduce, which hands all ranks the same result) and the same bits run
+// after run for a fixed number of ranks.
+#include <mpi.h>
+
+#include <Eigen/Core>
+#include <span>
+#include <vector>
+
+namespace rlmpi::mpi {
+
+// Cross-rank statistics of a sample spread over ranks (Spinning Up's mpi_statistics_scalar):
+// mean = global sum / global count; std = sqrt(global sum of (x - mean)^2 / count), the
+// population std; min/max over all ranks. With no sample anywhere, all four are NaN.
+struct SampleStats {
+  double mean = 0;
+  double std = 0;
+  double min = 0;
+  double max = 0;
+  long long count = 0;
+};
+
+// A non-owning handle on a communicator.
+class Comm {
+ public:
+  explicit Comm(MPI_Comm comm) : comm_(comm) {}
+
+  int rank() const;
+  int size() const;
+  bool is_root() const { return rank() == 0; }
+  MPI_Comm native() const { return comm_; }
+
+  void barrier() const;
+
+  // In place: x <- (sum over ranks of x) / size. One MPI_Allreduce on the whole vector.
+  void average(Eigen::Ref<Eigen::VectorXd> x) const;
+  void average(Eigen::Ref<Eigen::VectorXf> x) const;
+  void average(std::span<double> x) const;
+  // In place: x <- sum over ranks.
+  void sum(std::span<double> x) const;
+  void sum(std::span<long long> x) const;
+  // Broadcast from `root` in place.
+  void broadcast(Eigen::Ref<Eigen::VectorXd> x, int root = 0) const;
+  void broadcast(Eigen::Ref<Eigen::VectorXf> x, int root = 0) const;
+  void broadcast(std::span<double> x, int root = 0) const;
+  void broadcast(std::span<std::uint64_t> x, int root = 0) const;
+
+  double allreduce_sum(double v) const;
+  double allreduce_max(double v) const;
+  double allreduce_min(double v) const;
+  double average(double v) const { return allreduce_sum(v) / size(); }
+
+  // Statistics of one local sample (two reductions).
+  SampleStats stats(std::span<const double> local) const;
+  // Statistics of several local samples at once, still two reductions in total.
+  std::vector<SampleStats> stats(std::span<const std::span<const double>> locals) const;
+
+  // Gather one value per rank to every rank (rank order).
+  std::vector<double> allgather(double v) const;
+
+ private:
+  MPI_Comm comm_;
+};
+
+// Owns MPI_Init/MPI_Finalize. Errors on MPI_COMM_WORLD abort the whole job with MPI's
+// message (MPI_ERRORS_ARE_FATAL) instead of returning codes nobody checks.
+class Session {
+ public:
+  Session(int& argc, char**& argv);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  Comm world() const { return Comm(MPI_COMM_WORLD); }
+  // Ends the job on every rank with `code` (for failures one rank cannot share).
+  [[noreturn]] static void abort(int code);
+};
+
+}  // namespace rlmpi::mpi

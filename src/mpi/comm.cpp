@@ -1,0 +1,181 @@
+#include "rlmpi/mpi/comm.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+
+namespace rlmpi::mpi {
+namespace {
+
+// Reduction of (sum, count, min, max) blocks in one MPI call: a commutative user op.
+void sum_count_min_max(void* in, void* inout, int* len, MPI_Datatype*) {
+  const double* a = static_cast<const double*>(in);
+  double* b = static_cast<double*>(inout);
+  for (int i = 0; i + 3 < *len; i += 4) {
+    b[i] += a[i];
+    b[i + 1] += a[i + 1];
+    b[i + 2] = std::fmin(b[i + 2], a[i + 2]);
+    b[i + 3] = std::fmax(b[i + 3], a[i + 3]);
+  }
+}
+
+struct UserOp {
+  MPI_Op op{};
+  UserOp() { MPI_Op_create(&sum_count_min_max, /*commute=*/1, &op); }
+  ~UserOp() {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Op_free(&op);
+  }
+};
+
+}  // namespace
+
+int Comm::rank() const {
+  int r = 0;
+  MPI_Comm_rank(comm_, &r);
+  return r;
+}
+
+int Comm::size() const {
+  int s = 1;
+  MPI_Comm_size(comm_, &s);
+  return s;
+}
+
+void Comm::barrier() const { MPI_Barrier(comm_); }
+
+void Comm::average(Eigen::Ref<Eigen::VectorXd> x) const { average(std::span<double>(x.data(), x.size())); }
+
+void Comm::average(std::span<double> x) const {
+  sum(x);
+  const double n = size();
+  for (double& v : x) v /= n;
+}
+
+void Comm::average(Eigen::Ref<Eigen::VectorXf> x) const {
+  MPI_Allreduce(MPI_IN_PLACE, x.data(), static_cast<int>(x.size()), MPI_FLOAT, MPI_SUM, comm_);
+  const float n = static_cast<float>(size());
+  x /= n;
+}
+
+void Comm::sum(std::span<double> x) const {
+  MPI_Allreduce(MPI_IN_PLACE, x.data(), static_cast<int>(x.size()), MPI_DOUBLE, MPI_SUM, comm_);
+}
+
+void Comm::sum(std::span<long long> x) const {
+  MPI_Allreduce(MPI_IN_PLACE, x.data(), static_cast<int>(x.size()), MPI_LONG_LONG, MPI_SUM, comm_);
+}
+
+void Comm::broadcast(Eigen::Ref<Eigen::VectorXd> x, int root) const {
+  broadcast(std::span<double>(x.data(), x.size()), root);
+}
+
+void Comm::broadcast(Eigen::Ref<Eigen::VectorXf> x, int root) const {
+  MPI_Bcast(x.data(), static_cast<int>(x.size()), MPI_FLOAT, root, comm_);
+}
+
+void Comm::broadcast(std::span<double> x, int root) const {
+  MPI_Bcast(x.data(), static_cast<int>(x.size()), MPI_DOUBLE, root, comm_);
+}
+
+void Comm::broadcast(std::span<std::uint64_t> x, int root) const {
+  MPI_Bcast(x.data(), static_cast<int>(x.size()), MPI_UINT64_T, root, comm_);
+}
+
+double Comm::allreduce_sum(double v) const {
+  double out = 0;
+  MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_SUM, comm_);
+  return out;
+}
+
+double Comm::allreduce_max(double v) const {
+  double out = 0;
+  MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, comm_);
+  return out;
+}
+
+double Comm::allreduce_min(double v) const {
+  double out = 0;
+  MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MIN, comm_);
+  return out;
+}
+
+std::vector<double> Comm::allgather(double v) const {
+  std::vector<double> out(static_cast<std::size_t>(size()));
+  MPI_Allgather(&v, 1, MPI_DOUBLE, out.data(), 1, MPI_DOUBLE, comm_);
+  return out;
+}
+
+SampleStats Comm::stats(std::span<const double> local) const {
+  const std::span<const double> one[1] = {local};
+  return stats(std::span<const std::span<const double>>(one, 1)).front();
+}
+
+std::vector<SampleStats> Comm::stats(std::span<const std::span<const double>> locals) const {
+  static const UserOp op;  // created after MPI_Init on first use, freed at exit if MPI is alive
+  const std::size_t k = locals.size();
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> first(4 * k);
+  for (std::size_t j = 0; j < k; ++j) {
+    double s = 0, lo = inf, hi = -inf;
+    for (double v : locals[j]) {
+      s += v;
+      lo = std::fmin(lo, v);
+      hi = std::fmax(hi, v);
+    }
+    first[4 * j] = s;
+    first[4 * j + 1] = static_cast<double>(locals[j].size());
+    first[4 * j + 2] = lo;
+    first[4 * j + 3] = hi;
+  }
+  MPI_Allreduce(MPI_IN_PLACE, first.data(), static_cast<int>(first.size()), MPI_DOUBLE, op.op, comm_);
+
+  std::vector<double> sq(k);
+  for (std::size_t j = 0; j < k; ++j) {
+    const double n = first[4 * j + 1];
+    const double mean = n > 0 ? first[4 * j] / n : 0.0;
+    double s = 0;
+    for (double v : locals[j]) s += (v - mean) * (v - mean);
+    sq[j] = s;
+  }
+  MPI_Allreduce(MPI_IN_PLACE, sq.data(), static_cast<int>(k), MPI_DOUBLE, MPI_SUM, comm_);
+
+  std::vector<SampleStats> out(k);
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  for (std::size_t j = 0; j < k; ++j) {
+    const double n = first[4 * j + 1];
+    SampleStats& s = out[j];
+    s.count = static_cast<long long>(n);
+    if (n > 0) {
+      s.mean = first[4 * j] / n;
+      s.std = std::sqrt(sq[j] / n);
+      s.min = first[4 * j + 2];
+      s.max = first[4 * j + 3];
+    } else {
+      s.mean = s.std = s.min = s.max = nan;
+    }
+  }
+  return out;
+}
+
+Session::Session(int& argc, char**& argv) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) MPI_Init(&argc, &argv);
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
+}
+
+Session::~Session() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+void Session::abort(int code) {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::abort();  // not reached
+}
+
+}  // namespace rlmpi::mpi
