@@ -1,1 +1,70 @@
-int main() { return 0; }
+// rlmpi entry point: parse, agree on bad input across ranks, dispatch.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "rlmpi/cli/app.hpp"
+#include "rlmpi/cli/config.hpp"
+#include "rlmpi/core/error.hpp"
+#include "rlmpi/mpi/comm.hpp"
+#include "rlmpi/version.hpp"
+
+namespace {
+
+// Every rank learns whether any rank failed; the lowest failing rank prints its message once.
+// Returns the exit code all ranks use.
+int agree_on_error(const rlmpi::mpi::Comm& world, int local_code, const std::string& message) {
+  const int n = world.size();
+  const int first_bad = static_cast<int>(world.allreduce_min(local_code != 0 ? world.rank() : n));
+  if (first_bad == n) return 0;
+  const int code = static_cast<int>(world.allreduce_max(local_code));
+  if (world.rank() == first_bad) std::fprintf(stderr, "rlmpi: error: %s\n", message.c_str());
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  rlmpi::mpi::Session session(argc, argv);
+  const rlmpi::mpi::Comm world = session.world();
+
+  rlmpi::cli::Config cfg;
+  int code = 0;
+  std::string message;
+  try {
+    cfg = rlmpi::cli::parse_command_line(argc, argv);
+  } catch (const rlmpi::UsageError& e) {
+    code = rlmpi::kExitUsage;
+    message = e.what();
+  }
+  if (int agreed = agree_on_error(world, code, message); agreed != 0) return agreed;
+
+  using rlmpi::cli::Command;
+  switch (cfg.command) {
+    case Command::Help:
+      if (world.is_root()) std::fputs(rlmpi::cli::help_text().c_str(), stdout);
+      return rlmpi::kExitOk;
+    case Command::Version:
+      if (world.is_root()) std::printf("rlmpi %s (git %s)\n", rlmpi::kVersion, rlmpi::kGitCommit);
+      return rlmpi::kExitOk;
+    default:
+      break;
+  }
+
+  // Commands validate their input (environment names, files) on every rank before their first
+  // collective step and throw UsageError; past that point a failure on one rank aborts the job.
+  try {
+    switch (cfg.command) {
+      case Command::Envs: return rlmpi::cli::run_envs(cfg, world);
+      case Command::Eval: return rlmpi::cli::run_eval(cfg, world);
+      default: return rlmpi::cli::run_train(cfg, world);
+    }
+  } catch (const rlmpi::UsageError& e) {
+    return agree_on_error(world, rlmpi::kExitUsage, e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rlmpi: fatal error on rank %d: %s\n", world.rank(), e.what());
+    std::fflush(stderr);
+    if (world.size() > 1) rlmpi::mpi::Session::abort(rlmpi::kExitFailure);
+    return rlmpi::kExitFailure;
+  }
+}

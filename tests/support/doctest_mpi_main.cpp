@@ -9,6 +9,7 @@
 int main(int argc, char** argv) {
   rlmpi::mpi::Session session(argc, argv);
   doctest::Context context(argc, argv);
+  context.setOption("no-colors", true);
   if (session.world().rank() != 0) context.setOption("minimal", true);
   const int local = context.run();
   if (context.shouldExit()) return local;

@@ -1,0 +1,354 @@
+#include "rlmpi/cli/config.hpp"
+
+#include <boost/program_options.hpp>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+#include "rlmpi/core/error.hpp"
+
+namespace rlmpi::cli {
+namespace po = boost::program_options;
+
+namespace {
+
+[[noreturn]] void bad(const std::string& opt, const std::string& value, const std::string& allowed) {
+  throw UsageError("invalid value '" + value + "' for --" + opt + " (allowed: " + allowed + ")");
+}
+
+long long parse_integer(const std::string& opt, const std::string& s, long long lo, long long hi,
+                        const std::string& allowed) {
+  long long v = 0;
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, v);
+  if (s.empty() || ec != std::errc() || p != end || v < lo || v > hi) bad(opt, s, allowed);
+  return v;
+}
+
+int parse_positive_int(const std::string& opt, const std::string& s) {
+  return static_cast<int>(
+      parse_integer(opt, s, 1, std::numeric_limits<int>::max(), "an integer >= 1"));
+}
+
+int parse_nonnegative_int(const std::string& opt, const std::string& s) {
+  return static_cast<int>(
+      parse_integer(opt, s, 0, std::numeric_limits<int>::max(), "an integer >= 0"));
+}
+
+double parse_real(const std::string& opt, const std::string& s, double lo, double hi, bool lo_open,
+                  const std::string& allowed) {
+  double v = 0;
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, v);
+  if (s.empty() || ec != std::errc() || p != end || !std::isfinite(v) || v < lo || v > hi ||
+      (lo_open && v == lo))
+    bad(opt, s, allowed);
+  return v;
+}
+
+double parse_positive(const std::string& opt, const std::string& s) {
+  return parse_real(opt, s, 0.0, std::numeric_limits<double>::max(), true, "a number > 0");
+}
+
+double parse_unit(const std::string& opt, const std::string& s) {
+  return parse_real(opt, s, 0.0, 1.0, false, "a number in [0, 1]");
+}
+
+std::string parse_choice(const std::string& opt, const std::string& s,
+                         std::initializer_list<const char*> choices) {
+  std::string allowed;
+  for (const char* c : choices) {
+    if (s == c) return s;
+    if (!allowed.empty()) allowed += ", ";
+    allowed += c;
+  }
+  bad(opt, s, allowed);
+}
+
+std::vector<int> parse_hidden(const std::string& opt, const std::string& s) {
+  const std::string allowed = "comma-separated layer widths >= 1, e.g. 64,64";
+  std::vector<int> out;
+  std::size_t start = 0;
+  if (s.empty()) bad(opt, s, allowed);
+  while (true) {
+    const std::size_t comma = s.find(',', start);
+    const std::string part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    long long v = 0;
+    auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+    if (part.empty() || ec != std::errc() || p != part.data() + part.size() || v < 1 || v > 1 << 20)
+      bad(opt, s, allowed);
+    out.push_back(static_cast<int>(v));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string join_ints(const std::vector<int>& v) {
+  std::string s;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(v[i]);
+  }
+  return s;
+}
+
+std::string fmt(double v) {
+  std::ostringstream os;
+  os.precision(17);
+  os << v;
+  return os.str();
+}
+
+// One row per option: name, default shown in --help, help text, how to apply a value.
+struct OptionSpec {
+  const char* group;
+  const char* name;
+  const char* help;
+  std::function<void(Config&, const std::string&)> apply;
+  std::function<std::string(const Config&)> show;
+};
+
+const std::vector<OptionSpec>& option_table() {
+  static const std::vector<OptionSpec> table = {
+      {"Training", "algo", "algorithm: vpg, trpo or ppo",
+       [](Config& c, const std::string& v) { c.algo = parse_choice("algo", v, {"vpg", "trpo", "ppo"}); },
+       [](const Config& c) { return c.algo; }},
+      {"Training", "env", "environment id (list them with `rlmpi envs`)",
+       [](Config& c, const std::string& v) {
+         if (v.empty()) bad("env", v, "an environment id, see `rlmpi envs`");
+         c.env = v;
+       },
+       [](const Config& c) { return c.env; }},
+      {"Training", "seed", "base seed; rank r uses seed + 10000 r",
+       [](Config& c, const std::string& v) {
+         c.seed = static_cast<std::uint64_t>(
+             parse_integer("seed", v, 0, std::numeric_limits<long long>::max(), "an integer >= 0"));
+       },
+       [](const Config& c) { return std::to_string(c.seed); }},
+      {"Training", "epochs", "number of epochs",
+       [](Config& c, const std::string& v) { c.epochs = parse_positive_int("epochs", v); },
+       [](const Config& c) { return std::to_string(c.epochs); }},
+      {"Training", "steps-per-epoch", "environment steps per epoch, summed over ranks (must divide by the rank count)",
+       [](Config& c, const std::string& v) { c.steps_per_epoch = parse_positive_int("steps-per-epoch", v); },
+       [](const Config& c) { return std::to_string(c.steps_per_epoch); }},
+      {"Training", "max-ep-len", "episode length cap (truncates like a time limit)",
+       [](Config& c, const std::string& v) { c.max_ep_len = parse_positive_int("max-ep-len", v); },
+       [](const Config& c) { return std::to_string(c.max_ep_len); }},
+      {"Network", "hid", "hidden layer widths of policy and value nets",
+       [](Config& c, const std::string& v) { c.hid = parse_hidden("hid", v); },
+       [](const Config& c) { return join_ints(c.hid); }},
+      {"Network", "activation", "hidden activation: tanh or relu",
+       [](Config& c, const std::string& v) { c.activation = parse_choice("activation", v, {"tanh", "relu"}); },
+       [](const Config& c) { return c.activation; }},
+      {"Optimisation", "gamma", "discount factor in [0, 1]",
+       [](Config& c, const std::string& v) { c.gamma = parse_unit("gamma", v); },
+       [](const Config& c) { return fmt(c.gamma); }},
+      {"Optimisation", "lam", "GAE lambda in [0, 1]",
+       [](Config& c, const std::string& v) { c.lam = parse_unit("lam", v); },
+       [](const Config& c) { return fmt(c.lam); }},
+      {"Optimisation", "pi-lr", "policy Adam learning rate (VPG, PPO)",
+       [](Config& c, const std::string& v) { c.pi_lr = parse_positive("pi-lr", v); },
+       [](const Config& c) { return fmt(c.pi_lr); }},
+      {"Optimisation", "vf-lr", "value-function Adam learning rate",
+       [](Config& c, const std::string& v) { c.vf_lr = parse_positive("vf-lr", v); },
+       [](const Config& c) { return fmt(c.vf_lr); }},
+      {"Optimisation", "train-pi-iters", "max policy steps per epoch (PPO)",
+       [](Config& c, const std::string& v) { c.train_pi_iters = parse_positive_int("train-pi-iters", v); },
+       [](const Config& c) { return std::to_string(c.train_pi_iters); }},
+      {"Optimisation", "train-v-iters", "value-function steps per epoch",
+       [](Config& c, const std::string& v) { c.train_v_iters = parse_nonnegative_int("train-v-iters", v); },
+       [](const Config& c) { return std::to_string(c.train_v_iters); }},
+      {"PPO", "ppo-variant", "clip (clipped surrogate) or penalty (adaptive KL penalty)",
+       [](Config& c, const std::string& v) { c.ppo_variant = parse_choice("ppo-variant", v, {"clip", "penalty"}); },
+       [](const Config& c) { return c.ppo_variant; }},
+      {"PPO", "clip-ratio", "PPO clip epsilon in (0, 1)",
+       [](Config& c, const std::string& v) {
+         c.clip_ratio = parse_real("clip-ratio", v, 0.0, 1.0, true, "a number in (0, 1]");
+       },
+       [](const Config& c) { return fmt(c.clip_ratio); }},
+      {"PPO", "target-kl", "PPO early-stop KL target (stop at 1.5x) / penalty d_targ",
+       [](Config& c, const std::string& v) { c.target_kl = parse_positive("target-kl", v); },
+       [](const Config& c) { return fmt(c.target_kl); }},
+      {"PPO", "kl-coef", "PPO-penalty initial beta",
+       [](Config& c, const std::string& v) { c.kl_coef = parse_positive("kl-coef", v); },
+       [](const Config& c) { return fmt(c.kl_coef); }},
+      {"PPO", "update-epochs", "0: Spinning Up full-batch steps; N > 0: N epochs of shuffled minibatches",
+       [](Config& c, const std::string& v) { c.update_epochs = parse_nonnegative_int("update-epochs", v); },
+       [](const Config& c) { return std::to_string(c.update_epochs); }},
+      {"PPO", "minibatch-size", "minibatch size per rank with --update-epochs (0: 64)",
+       [](Config& c, const std::string& v) { c.minibatch_size = parse_nonnegative_int("minibatch-size", v); },
+       [](const Config& c) { return std::to_string(c.minibatch_size); }},
+      {"TRPO", "delta", "KL trust-region size",
+       [](Config& c, const std::string& v) { c.delta = parse_positive("delta", v); },
+       [](const Config& c) { return fmt(c.delta); }},
+      {"TRPO", "cg-iters", "conjugate-gradient iterations",
+       [](Config& c, const std::string& v) { c.cg_iters = parse_positive_int("cg-iters", v); },
+       [](const Config& c) { return std::to_string(c.cg_iters); }},
+      {"TRPO", "damping", "Fisher damping coefficient (>= 0)",
+       [](Config& c, const std::string& v) {
+         c.damping = parse_real("damping", v, 0.0, std::numeric_limits<double>::max(), false, "a number >= 0");
+       },
+       [](const Config& c) { return fmt(c.damping); }},
+      {"TRPO", "backtrack-iters", "line-search steps",
+       [](Config& c, const std::string& v) { c.backtrack_iters = parse_positive_int("backtrack-iters", v); },
+       [](const Config& c) { return std::to_string(c.backtrack_iters); }},
+      {"TRPO", "backtrack-coeff", "line-search shrink factor in (0, 1)",
+       [](Config& c, const std::string& v) {
+         c.backtrack_coeff = parse_real("backtrack-coeff", v, 0.0, 1.0, true, "a number in (0, 1]");
+       },
+       [](const Config& c) { return fmt(c.backtrack_coeff); }},
+      {"Output", "out", "run directory (default runs/<algo>-<env>-s<seed>-<timestamp>)",
+       [](Config& c, const std::string& v) { c.out = v; }, [](const Config& c) { return c.out; }},
+  };
+  return table;
+}
+
+std::string option_default(const OptionSpec& o) { return o.show(Config{}); }
+
+po::options_description described_options(bool with_defaults) {
+  po::options_description all("Options");
+  std::string group;
+  std::vector<po::options_description> groups;
+  for (const auto& o : option_table()) {
+    if (groups.empty() || group != o.group) {
+      groups.emplace_back(o.group);
+      group = o.group;
+    }
+    std::string help = o.help;
+    if (with_defaults && !option_default(o).empty()) help += " [" + option_default(o) + "]";
+    groups.back().add_options()(o.name, po::value<std::string>()->value_name("V"), help.c_str());
+  }
+  po::options_description general("General");
+  general.add_options()("help,h", "print this help and exit")("version", "print the version and exit")(
+      "config", po::value<std::string>()->value_name("FILE"),
+      "read options from an INI file (key = value, same names); the command line wins")(
+      "quiet", "do not print the per-epoch table")(
+      "episodes", po::value<std::string>()->value_name("N"), "eval: number of episodes [10]")(
+      "deterministic", "eval: act with the distribution's mode");
+  all.add(general);
+  for (auto& g : groups) all.add(g);
+  return all;
+}
+
+}  // namespace
+
+std::string help_text() {
+  std::ostringstream os;
+  os << "rlmpi: VPG, TRPO and PPO on MPI ranks, one HDF5 run file per run.\n\n"
+        "Usage:\n"
+        "  mpirun -np N rlmpi [train] [options]   train (default command)\n"
+        "  rlmpi envs                             list environments with spaces and time limits\n"
+        "  rlmpi eval RUN [--episodes N] [--deterministic]   evaluate a saved policy\n\n"
+     << described_options(true) << "\n"
+     << "Exit codes: 0 done, 1 failure, 2 bad input, 3 stopped early by a signal (resumable).\n";
+  return os.str();
+}
+
+Config parse_command_line(int argc, const char* const* argv) {
+  Config cfg;
+  std::vector<std::string> args(argv + 1, argv + argc);
+
+  // Subcommand: first argument that is not an option.
+  if (!args.empty() && !args.front().empty() && args.front()[0] != '-') {
+    const std::string cmd = args.front();
+    args.erase(args.begin());
+    if (cmd == "train") cfg.command = Command::Train;
+    else if (cmd == "envs") cfg.command = Command::Envs;
+    else if (cmd == "eval") cfg.command = Command::Eval;
+    else
+      throw UsageError("unknown command '" + cmd + "' (allowed: train, envs, eval; options start with --)");
+  }
+
+  // "--epochs -3": join a value-taking option with the next argument even when that starts
+  // with '-', so a negative number is reported as a bad value rather than an unknown option.
+  {
+    std::vector<std::string> joined;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      bool takes_value = a == "--config" || a == "--episodes";
+      for (const auto& o : option_table()) takes_value = takes_value || a == std::string("--") + o.name;
+      if (takes_value && i + 1 < args.size()) {
+        joined.push_back(a + "=" + args[i + 1]);
+        ++i;
+      } else {
+        joined.push_back(a);
+      }
+    }
+    args = std::move(joined);
+  }
+
+  const po::options_description desc = described_options(false);
+  po::positional_options_description positional;
+  positional.add("eval-path", 1);
+  po::options_description hidden;
+  hidden.add_options()("eval-path", po::value<std::string>());
+  po::options_description cmdline;
+  cmdline.add(desc).add(hidden);
+
+  po::variables_map vm;
+  try {
+    auto parsed = po::command_line_parser(args)
+                      .options(cmdline)
+                      .positional(positional)
+                      .style(po::command_line_style::unix_style ^ po::command_line_style::allow_guessing)
+                      .run();
+    po::store(parsed, vm);
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) throw UsageError("cannot read --config file '" + path + "' (allowed: a readable INI file)");
+      po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
+      cfg.config_file = path;
+    }
+  } catch (const po::unknown_option& e) {
+    throw UsageError("unknown option '" + e.get_option_name() + "' (see rlmpi --help for the allowed options)");
+  } catch (const po::invalid_command_line_syntax& e) {
+    throw UsageError(std::string(e.what()) + " (see rlmpi --help)");
+  } catch (const po::multiple_occurrences& e) {
+    throw UsageError("option '" + e.get_option_name() + "' given more than once (allowed: once)");
+  } catch (const po::too_many_positional_options_error&) {
+    throw UsageError("unexpected extra argument (see rlmpi --help)");
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + " (see rlmpi --help)");
+  }
+
+  if (vm.count("help")) {
+    cfg.command = Command::Help;
+    return cfg;
+  }
+  if (vm.count("version")) {
+    cfg.command = Command::Version;
+    return cfg;
+  }
+  if (vm.count("eval-path")) {
+    if (cfg.command != Command::Eval)
+      throw UsageError("unexpected argument '" + vm["eval-path"].as<std::string>() +
+                       "' (allowed: options starting with --, or the command train, envs, eval)");
+    cfg.eval_path = vm["eval-path"].as<std::string>();
+  }
+
+  for (const auto& o : option_table())
+    if (vm.count(o.name)) o.apply(cfg, vm[o.name].as<std::string>());
+  cfg.quiet = vm.count("quiet") > 0;
+  cfg.deterministic = vm.count("deterministic") > 0;
+  if (vm.count("episodes")) cfg.eval_episodes = parse_positive_int("episodes", vm["episodes"].as<std::string>());
+
+  if (cfg.command == Command::Eval && cfg.eval_path.empty())
+    throw UsageError("rlmpi eval needs a run file or checkpoint (usage: rlmpi eval RUN [--episodes N])");
+  if (cfg.update_epochs == 0 && cfg.minibatch_size != 0)
+    throw UsageError("invalid value '" + std::to_string(cfg.minibatch_size) +
+                     "' for --minibatch-size (allowed: only together with --update-epochs N > 0)");
+  return cfg;
+}
+
+std::vector<std::pair<std::string, std::string>> Config::to_key_values() const {
+  std::vector<std::pair<std::string, std::string>> kv;
+  for (const auto& o : option_table()) kv.emplace_back(o.name, o.show(*this));
+  return kv;
+}
+
+}  // namespace rlmpi::cli

@@ -1,0 +1,118 @@
+// MPI reductions checked against values computed by hand, with 1, 2 and 4 ranks (the same
+// executable runs under each; see tests/CMakeLists.txt). Local sample sizes are uneven.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "rlmpi/mpi/comm.hpp"
+
+using rlmpi::mpi::Comm;
+
+namespace {
+Comm world() { return Comm(MPI_COMM_WORLD); }
+
+// Rank r holds r + 1 values: 10 r + 0, 10 r + 1, ..., 10 r + r.
+std::vector<double> local_sample(int r) {
+  std::vector<double> x;
+  for (int i = 0; i <= r; ++i) x.push_back(10.0 * r + i);
+  return x;
+}
+}  // namespace
+
+TEST_CASE("average of a flat vector equals the mean over ranks") {
+  const Comm c = world();
+  const int r = c.rank(), n = c.size();
+  Eigen::VectorXd x(3);
+  x << r, 2.0 * r + 1, -4.0;
+  c.average(x);
+  // mean over r of r = (n-1)/2; of 2r+1 = n; constant stays.
+  CHECK(x[0] == (n - 1) / 2.0);
+  CHECK(x[1] == static_cast<double>(n));
+  CHECK(x[2] == -4.0);
+}
+
+TEST_CASE("average of a float vector") {
+  const Comm c = world();
+  Eigen::VectorXf x = Eigen::VectorXf::Constant(5, static_cast<float>(c.rank() * 2));
+  c.average(x);
+  CHECK(x[4] == static_cast<float>(c.size() - 1));
+}
+
+TEST_CASE("broadcast copies rank 0's values everywhere") {
+  const Comm c = world();
+  Eigen::VectorXd x = Eigen::VectorXd::Constant(4, c.rank() + 7.0);
+  c.broadcast(x);
+  CHECK(x.isConstant(7.0));
+  std::vector<std::uint64_t> u(2, static_cast<std::uint64_t>(c.rank() + 1));
+  c.broadcast(std::span<std::uint64_t>(u));
+  CHECK(u[0] == 1);
+  CHECK(u[1] == 1);
+}
+
+TEST_CASE("scalar reductions") {
+  const Comm c = world();
+  const int n = c.size();
+  CHECK(c.allreduce_sum(c.rank() + 1.0) == n * (n + 1) / 2.0);
+  CHECK(c.allreduce_max(c.rank()) == n - 1);
+  CHECK(c.allreduce_min(c.rank() + 3.0) == 3.0);
+  CHECK(c.average(2.0 * c.rank()) == doctest::Approx(n - 1.0));
+  const auto all = c.allgather(c.rank() * 1.5);
+  REQUIRE(all.size() == static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) CHECK(all[static_cast<std::size_t>(i)] == i * 1.5);
+}
+
+TEST_CASE("cross-rank statistics of uneven local samples") {
+  const Comm c = world();
+  const int n = c.size();
+  const auto mine = local_sample(c.rank());
+  const auto s = c.stats(std::span<const double>(mine));
+
+  // Pool every rank's sample by hand.
+  std::vector<double> pooled;
+  for (int r = 0; r < n; ++r)
+    for (double v : local_sample(r)) pooled.push_back(v);
+  double sum = 0;
+  for (double v : pooled) sum += v;
+  const double mean = sum / pooled.size();
+  double ss = 0;
+  for (double v : pooled) ss += (v - mean) * (v - mean);
+
+  CHECK(s.count == static_cast<long long>(pooled.size()));
+  CHECK(s.mean == doctest::Approx(mean).epsilon(1e-15));
+  CHECK(s.std == doctest::Approx(std::sqrt(ss / pooled.size())).epsilon(1e-15));
+  CHECK(s.min == 0.0);
+  CHECK(s.max == 10.0 * (n - 1) + (n - 1));
+  if (n == 2) {  // {0} and {10, 11}: mean 7, std sqrt((49 + 9 + 16) / 3)
+    CHECK(s.mean == 7.0);
+    CHECK(s.std == doctest::Approx(std::sqrt(74.0 / 3.0)));
+  }
+}
+
+TEST_CASE("statistics with empty ranks and several samples in one call") {
+  const Comm c = world();
+  // Sample A lives only on the last rank; sample B is empty everywhere.
+  std::vector<double> a;
+  if (c.rank() == c.size() - 1) a = {1.0, 3.0};
+  const std::vector<double> b;
+  const std::span<const double> both[2] = {a, b};
+  const auto s = c.stats(std::span<const std::span<const double>>(both, 2));
+  CHECK(s[0].count == 2);
+  CHECK(s[0].mean == 2.0);
+  CHECK(s[0].std == 1.0);
+  CHECK(s[0].min == 1.0);
+  CHECK(s[0].max == 3.0);
+  CHECK(s[1].count == 0);
+  CHECK(std::isnan(s[1].mean));
+}
+
+TEST_CASE("every rank gets the same bits from an average of awkward values") {
+  const Comm c = world();
+  Eigen::VectorXd x(1000);
+  for (Eigen::Index i = 0; i < x.size(); ++i) x[i] = std::sin(0.37 * i + c.rank()) / 3.0;
+  c.average(x);
+  Eigen::VectorXd from_root = x;
+  c.broadcast(from_root);
+  CHECK((x.array() == from_root.array()).all());
+}

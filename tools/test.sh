@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test command: install what is missing, build, run the whole test suite.
+#   tools/test.sh              everything (unit, mpi, cli, ...)
+#   tools/test.sh -L mpi       one label group (arguments go to ctest)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh
+tools/build.sh
+if [[ $(id -u) -eq 0 ]]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+cd "${RLMPI_BUILD_DIR:-build}"
+ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@"
