@@ -1,0 +1,128 @@
+#pragma once
+// Multilayer perceptron with hand-written backprop and forward-mode (J v) products.
+//
+// An Mlp is a layout plus a workspace: the parameters live outside, in one flat contiguous
+// vector, so that an optimizer step, an MPI allreduce/broadcast, a checkpoint or TRPO's
+// theta + alpha * step is one operation on one vector (a policy appends its log_std to it).
+//
+// Flat layout, layer l = 0..L-1 mapping in_l = sizes[l] to out_l = sizes[l+1]:
+//   [ W_0 | b_0 | W_1 | b_1 | ... ]
+//   W_l: out_l x in_l, row-major (the torch.nn.Linear.weight layout), y = W x + b.
+//   b_l: out_l.
+// Row-major out x in makes every GEMM a plain Eigen GEMM on the row-major N x dim batches (the
+// kernel packs both operands anyway; measured: no faster layout) and matches PyTorch state dicts.
+//
+// Batches are N x dim, one sample per row. Hidden layers use the activation, the output layer
+// is the identity.
+//
+// Workspace: forward/backward/jvp keep buffers for the largest batch seen. The first call with a
+// larger N allocates; later calls with the same or a smaller N do not allocate at all.
+#include <Eigen/Core>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "rlmpi/core/rng.hpp"
+#include "rlmpi/core/types.hpp"
+#include "rlmpi/nn/abi.hpp"
+#include "rlmpi/nn/activation.hpp"
+#include "rlmpi/nn/gemm.hpp"
+
+namespace rlmpi::nn {
+inline namespace RLMPI_NN_ABI {
+
+namespace detail {
+// Argument checks of the nn API: a failure is a programming error, not bad user input.
+inline void require(bool ok, const char* what) {
+  if (!ok) throw std::invalid_argument(what);
+}
+}  // namespace detail
+
+// A read-only view of N x dim rows stored contiguously in a workspace.
+template <class T>
+using ConstMatrixMap = Eigen::Map<const MatrixX<T>>;
+template <class T>
+using ConstVectorMap = Eigen::Map<const VectorX<T>>;
+
+// Weight initialisation.
+//   Default:    PyTorch nn.Linear: weights and biases ~ U(-1/sqrt(in), 1/sqrt(in)).
+//   Orthogonal: Baselines/CleanRL: orthogonal weights (gain sqrt(2) on hidden layers,
+//               `output_gain` on the output layer), zero biases.
+enum class Init { Default, Orthogonal };
+
+// "default" or "orthogonal"; anything else throws rlmpi::UsageError.
+Init parse_init(const std::string& name);
+std::string to_string(Init init);
+
+template <class T>
+class Mlp {
+ public:
+  Mlp() = default;
+  // sizes = {in, hidden..., out}; at least {in, out}, all positive (std::invalid_argument).
+  Mlp(std::vector<int> sizes, Activation act);
+
+  Index num_params() const { return num_params_; }
+  int in_dim() const { return sizes_.front(); }
+  int out_dim() const { return sizes_.back(); }
+  int num_layers() const { return static_cast<int>(sizes_.size()) - 1; }
+  const std::vector<int>& sizes() const { return sizes_; }
+  Activation activation() const { return act_; }
+  // Offsets of W_l and b_l in the flat vector.
+  Index weight_offset(int layer) const { return w_off_[layer]; }
+  Index bias_offset(int layer) const { return b_off_[layer]; }
+
+  // Fills params (size num_params()) from rng. Draw order: layer by layer; Default draws W_l in
+  // its row-major order with rng.uniform(-bound, bound), then b_l the same way. Orthogonal
+  // fills an out x in matrix row-major with rng.normal() (transposed to tall if out < in),
+  // takes Q of its Householder QR with column signs fixed by sign(diag R) (torch's
+  // orthogonal_), scales by the gain; biases 0. output_gain only affects Orthogonal.
+  void init(Eigen::Ref<VectorX<T>> params, Rng& rng, Init scheme = Init::Default,
+            T output_gain = T(1)) const;
+
+  // Sizes the workspace for batches of up to n rows (forward does it on demand).
+  void reserve(Index n);
+  Index capacity() const { return cap_; }
+  Index batch() const { return n_; }
+
+  // y = f(x) for the N x in batch x; caches x and the activations for backward and jvp. The
+  // returned view (N x out) stays valid until the next forward or reserve.
+  ConstMatrixMap<T> forward(const T* params, const Eigen::Ref<const MatrixX<T>>& x);
+
+  // At the batch of the last forward: grad <- d/dparams sum_i <dy_i, y_i> (overwrites the
+  // num_params() entries at grad); if dx is given, *dx <- d/dx (resized to N x in; that resize
+  // allocates if its size changes). dy must be N x out.
+  void backward(const T* params, const Eigen::Ref<const MatrixX<T>>& dy, T* grad,
+                MatrixX<T>* dx = nullptr);
+
+  // Forward-mode directional derivative J v (N x out) at the batch of the last forward, for a
+  // parameter direction v in the flat layout (the input is held fixed). Valid until the next
+  // jvp, forward or reserve.
+  ConstMatrixMap<T> jvp(const T* params, const T* v);
+
+ private:
+  T* act_buf(int i) { return h_[static_cast<std::size_t>(i)].data(); }
+  void activate(T* z, Index count) const;
+  // d <- d * f'(pre) expressed through the activation's output h.
+  void activation_backward(const T* h, T* d, Index count) const;
+
+  std::vector<int> sizes_;
+  Activation act_ = Activation::Tanh;
+  std::vector<Index> w_off_, b_off_;
+  Index num_params_ = 0;
+  int max_width_ = 0;
+
+  // Workspace (raw storage; an n x w block is laid out row-major with stride w).
+  Index cap_ = 0;  // rows the buffers hold
+  Index n_ = 0;    // rows of the cached batch
+  std::vector<VectorX<T>> h_;  // h_[0] input copy, h_[l] activations, h_[L] output
+  VectorX<T> ping_, pong_;     // backward deltas / jvp tangents
+  VectorX<T> jv_;              // jvp output
+  std::vector<detail::GemmPlan> plan_fwd_, plan_dx_, plan_dw_;
+  detail::GemmWorkspace<T> gemm_;
+};
+
+extern template class Mlp<double>;
+extern template class Mlp<float>;
+
+}  // namespace RLMPI_NN_ABI
+}  // namespace rlmpi::nn

@@ -1,0 +1,192 @@
+#include <cmath>
+#include <stdexcept>
+
+#include "rlmpi/nn/policy.hpp"
+
+namespace rlmpi::nn {
+inline namespace RLMPI_NN_ABI {
+
+using detail::require;
+
+template <class T>
+CategoricalPolicy<T>::CategoricalPolicy(int obs_dim, int n_actions, std::vector<int> hidden,
+                                        Activation act) {
+  std::vector<int> sizes{obs_dim};
+  sizes.insert(sizes.end(), hidden.begin(), hidden.end());
+  sizes.push_back(n_actions);
+  mlp_ = Mlp<T>(std::move(sizes), act);
+}
+
+template <class T>
+void CategoricalPolicy<T>::init_params(Eigen::Ref<VectorX<T>> params, Rng& rng, Init scheme) const {
+  require(params.size() == num_params(), "CategoricalPolicy::init_params: wrong parameter count");
+  mlp_.init(params, rng, scheme, T(0.01));
+}
+
+template <class T>
+void CategoricalPolicy<T>::forward(const Eigen::Ref<const VectorX<T>>& params,
+                                   const Eigen::Ref<const MatrixX<T>>& obs) {
+  require(params.size() == num_params(), "CategoricalPolicy::forward: wrong parameter count");
+  const auto logits = mlp_.forward(params.data(), obs);
+  const Index n = obs.rows(), k = num_actions();
+  if (logp_.size() < n * k) {
+    logp_.resize(n * k);
+    p_.resize(n * k);
+    dy_.resize(n * k);
+  }
+  this->n_ = n;
+  params_ = params.data();
+  Eigen::Map<MatrixX<T>> lp(logp_.data(), n, k), p(p_.data(), n, k);
+  for (Index i = 0; i < n; ++i) {
+    // Stable log-softmax: shift by the max so exp never overflows.
+    lp.row(i) = logits.row(i).array() - logits.row(i).maxCoeff();
+    const T lse = std::log(lp.row(i).array().exp().sum());
+    lp.row(i).array() -= lse;
+    p.row(i) = lp.row(i).array().exp();
+  }
+}
+
+template <class T>
+Index CategoricalPolicy<T>::action_index(T a) const {
+  const auto k = static_cast<Index>(a);
+  if (!(static_cast<T>(k) == a && k >= 0 && k < num_actions()))
+    throw std::invalid_argument("CategoricalPolicy: action is not an index in [0, n)");
+  return k;
+}
+
+template <class T>
+void CategoricalPolicy<T>::sample(Rng& rng, Eigen::Ref<MatrixX<T>> act) const {
+  require(act.rows() == this->n_ && act.cols() == 1, "CategoricalPolicy::sample: act must be N x 1");
+  const auto p = prob();
+  const Index k = num_actions();
+  for (Index i = 0; i < this->n_; ++i) {
+    const double u = rng.uniform();
+    double cum = 0;
+    Index j = 0, last_positive = 0;
+    for (; j < k; ++j) {
+      if (p(i, j) > 0) last_positive = j;
+      cum += static_cast<double>(p(i, j));
+      if (u < cum) break;
+    }
+    // Rounding can leave the total just below u: take the last action with mass.
+    act(i, 0) = static_cast<T>(j < k ? j : last_positive);
+  }
+}
+
+template <class T>
+void CategoricalPolicy<T>::mode(Eigen::Ref<MatrixX<T>> act) const {
+  require(act.rows() == this->n_ && act.cols() == 1, "CategoricalPolicy::mode: act must be N x 1");
+  const auto lp = logp_all();
+  for (Index i = 0; i < this->n_; ++i) {
+    Index j = 0;
+    lp.row(i).maxCoeff(&j);
+    act(i, 0) = static_cast<T>(j);
+  }
+}
+
+template <class T>
+void CategoricalPolicy<T>::logp(const Eigen::Ref<const MatrixX<T>>& act,
+                                Eigen::Ref<VectorX<T>> out) const {
+  require(act.rows() == this->n_ && act.cols() == 1 && out.size() == this->n_,
+        "CategoricalPolicy::logp: act must be N x 1, out N");
+  const auto lp = logp_all();
+  for (Index i = 0; i < this->n_; ++i) out(i) = lp(i, action_index(act(i, 0)));
+}
+
+template <class T>
+void CategoricalPolicy<T>::entropy(Eigen::Ref<VectorX<T>> out) const {
+  require(out.size() == this->n_, "CategoricalPolicy::entropy: out must be N");
+  const auto lp = logp_all();
+  const auto p = prob();
+  for (Index i = 0; i < this->n_; ++i) out(i) = -(p.row(i).array() * lp.row(i).array()).sum();
+}
+
+template <class T>
+void CategoricalPolicy<T>::dist_params(Eigen::Ref<MatrixX<T>> out) const {
+  require(out.rows() == this->n_ && out.cols() == dist_dim(),
+        "CategoricalPolicy::dist_params: out must be N x n");
+  out = logp_all();
+}
+
+template <class T>
+void CategoricalPolicy<T>::kl(const Eigen::Ref<const MatrixX<T>>& old_dist,
+                              Eigen::Ref<VectorX<T>> out) const {
+  require(old_dist.rows() == this->n_ && old_dist.cols() == dist_dim() && out.size() == this->n_,
+        "CategoricalPolicy::kl: old_dist must be N x n, out N");
+  const auto lp = logp_all();
+  for (Index i = 0; i < this->n_; ++i)
+    out(i) = (old_dist.row(i).array().exp() * (old_dist.row(i) - lp.row(i)).array()).sum();
+}
+
+template <class T>
+void CategoricalPolicy<T>::grad_logp(const Eigen::Ref<const MatrixX<T>>& act,
+                                     const Eigen::Ref<const VectorX<T>>& w,
+                                     Eigen::Ref<VectorX<T>> grad) {
+  require(act.rows() == this->n_ && act.cols() == 1 && w.size() == this->n_ &&
+            grad.size() == num_params(),
+        "CategoricalPolicy::grad_logp: act N x 1, w N, grad num_params");
+  // d logp_a / d logits = onehot(a) - p
+  auto d = dy();
+  d = prob();
+  for (Index i = 0; i < this->n_; ++i) {
+    d.row(i) *= -w(i);
+    d(i, action_index(act(i, 0))) += w(i);
+  }
+  mlp_.backward(params_, d, grad.data());
+}
+
+template <class T>
+void CategoricalPolicy<T>::grad_entropy(const Eigen::Ref<const VectorX<T>>& w,
+                                        Eigen::Ref<VectorX<T>> grad) {
+  require(w.size() == this->n_ && grad.size() == num_params(),
+        "CategoricalPolicy::grad_entropy: w N, grad num_params");
+  // dH/dz_k = -p_k (log p_k + H)
+  const auto lp = logp_all();
+  const auto p = prob();
+  auto d = dy();
+  for (Index i = 0; i < this->n_; ++i) {
+    const T h = -(p.row(i).array() * lp.row(i).array()).sum();
+    d.row(i) = -w(i) * p.row(i).array() * (lp.row(i).array() + h);
+  }
+  mlp_.backward(params_, d, grad.data());
+}
+
+template <class T>
+void CategoricalPolicy<T>::grad_kl(const Eigen::Ref<const MatrixX<T>>& old_dist,
+                                   Eigen::Ref<VectorX<T>> grad) {
+  require(old_dist.rows() == this->n_ && old_dist.cols() == dist_dim() && grad.size() == num_params(),
+        "CategoricalPolicy::grad_kl: old_dist N x n, grad num_params");
+  // d/dz_k sum_j -p_old_j log p_j = p_k sum_j p_old_j - p_old_k
+  const auto p = prob();
+  auto d = dy();
+  const T inv_n = T(1) / static_cast<T>(this->n_);
+  for (Index i = 0; i < this->n_; ++i) {
+    d.row(i) = old_dist.row(i).array().exp();
+    const T mass = d.row(i).sum();
+    d.row(i) = inv_n * (mass * p.row(i) - d.row(i));
+  }
+  mlp_.backward(params_, d, grad.data());
+}
+
+template <class T>
+void CategoricalPolicy<T>::fvp(const Eigen::Ref<const VectorX<T>>& v, T damping,
+                               Eigen::Ref<VectorX<T>> out) {
+  require(v.size() == num_params() && out.size() == num_params(), "CategoricalPolicy::fvp: sizes");
+  const auto u = mlp_.jvp(params_, v.data());  // J v on the logits
+  const auto p = prob();
+  auto d = dy();
+  const T inv_n = T(1) / static_cast<T>(this->n_);
+  for (Index i = 0; i < this->n_; ++i) {
+    // (diag(p) - p p^T) u
+    const T pu = p.row(i).dot(u.row(i));
+    d.row(i) = inv_n * p.row(i).array() * (u.row(i).array() - pu);
+  }
+  mlp_.backward(params_, d, out.data());
+  out += damping * v;
+}
+
+template class CategoricalPolicy<double>;
+template class CategoricalPolicy<float>;
+
+}  // namespace RLMPI_NN_ABI
+}  // namespace rlmpi::nn

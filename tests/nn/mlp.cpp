@@ -1,0 +1,241 @@
+#include "rlmpi/nn/mlp.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "nn_test_util.hpp"
+
+using namespace rlmpi;
+using namespace rlmpi::nn;
+using namespace rlmpi::nn::test;
+
+namespace {
+
+struct Shape {
+  std::vector<int> sizes;
+  Activation act;
+};
+
+const std::vector<Shape>& shapes() {
+  static const std::vector<Shape> s{
+      {{3, 2}, Activation::Tanh},       {{3, 5, 2}, Activation::Tanh},
+      {{3, 7, 4, 2}, Activation::Tanh}, {{3, 5, 2}, Activation::Relu},
+      {{3, 7, 4, 2}, Activation::Relu}, {{11, 64, 64, 2}, Activation::Tanh},
+  };
+  return s;
+}
+
+// Straightforward reference forward pass (loops), independent of the GEMM code.
+MatrixX<double> reference_forward(const Mlp<double>& mlp, const VectorX<double>& p,
+                                  const MatrixX<double>& x) {
+  MatrixX<double> h = x;
+  for (int l = 0; l < mlp.num_layers(); ++l) {
+    const int in = mlp.sizes()[l], out = mlp.sizes()[l + 1];
+    MatrixX<double> z(h.rows(), out);
+    for (Index i = 0; i < h.rows(); ++i)
+      for (int o = 0; o < out; ++o) {
+        double s = p(mlp.bias_offset(l) + o);
+        for (int k = 0; k < in; ++k) s += p(mlp.weight_offset(l) + o * in + k) * h(i, k);
+        const bool hidden = l + 1 < mlp.num_layers();
+        z(i, o) = !hidden ? s : mlp.activation() == Activation::Tanh ? std::tanh(s) : std::max(s, 0.0);
+      }
+    h = z;
+  }
+  return h;
+}
+
+}  // namespace
+
+TEST_CASE("Mlp layout: parameter count and offsets") {
+  Mlp<double> mlp({3, 7, 4, 2}, Activation::Tanh);
+  CHECK(mlp.num_params() == 7 * 3 + 7 + 4 * 7 + 4 + 2 * 4 + 2);
+  CHECK(mlp.weight_offset(0) == 0);
+  CHECK(mlp.bias_offset(0) == 21);
+  CHECK(mlp.weight_offset(1) == 28);
+  CHECK(mlp.bias_offset(2) == mlp.num_params() - 2);
+  CHECK_THROWS_AS(Mlp<double>({3}, Activation::Tanh), std::invalid_argument);
+  CHECK_THROWS_AS(Mlp<double>({3, 0, 2}, Activation::Tanh), std::invalid_argument);
+}
+
+TEST_CASE("vectorised double tanh matches std::tanh to a few ulp") {
+  Mlp<double> mlp({1, 1, 1}, Activation::Tanh);  // identity-ish net to read the activation
+  VectorX<double> p(mlp.num_params());
+  p << 1.0, 0.0, 1.0, 0.0;  // h = tanh(x), y = h
+  MatrixX<double> x(4003, 1);
+  for (Index i = 0; i < x.rows(); ++i) x(i, 0) = -25.0 + 50.0 * static_cast<double>(i) / 4002.0;
+  x(0, 0) = 1e-300;
+  x(1, 0) = -1e-8;
+  x(2, 0) = 0.625;
+  x(3, 0) = std::nextafter(0.625, 0.0);
+  x(4, 0) = 800.0;
+  x(5, 0) = -800.0;
+  x(6, 0) = 0.0;
+  const auto y = mlp.forward(p.data(), x);
+  double worst = 0;
+  for (Index i = 0; i < x.rows(); ++i) {
+    const double ref = std::tanh(x(i, 0));
+    const double ulp = std::numeric_limits<double>::epsilon() * std::max(std::abs(ref), 1e-300);
+    worst = std::max(worst, std::abs(y(i, 0) - ref) / ulp);
+  }
+  CHECK(worst < 4.0);
+  CHECK(y(6, 0) == 0.0);
+}
+
+TEST_CASE("Mlp forward matches a loop reference for every shape") {
+  Rng rng(1);
+  for (const auto& s : shapes()) {
+    Mlp<double> mlp(s.sizes, s.act);
+    VectorX<double> p(mlp.num_params());
+    mlp.init(p, rng);
+    const MatrixX<double> x = random_matrix(9, s.sizes.front(), rng);
+    const MatrixX<double> y = mlp.forward(p.data(), x);
+    CHECK(rel_error(y, reference_forward(mlp, p, x)) < 1e-14);
+  }
+}
+
+TEST_CASE("Mlp backward: parameter and input gradients match central differences") {
+  Rng rng(2);
+  for (const auto& s : shapes()) {
+    CAPTURE(s.sizes.size());
+    Mlp<double> mlp(s.sizes, s.act);
+    VectorX<double> p(mlp.num_params());
+    mlp.init(p, rng);
+    p += random_vector(p.size(), rng, 0.1);  // nonzero everywhere
+    const int n = 6;
+    MatrixX<double> x = random_matrix(n, s.sizes.front(), rng);
+    const MatrixX<double> dy = random_matrix(n, s.sizes.back(), rng);
+    mlp.forward(p.data(), x);
+    VectorX<double> grad = VectorX<double>::Constant(p.size(), 123.0);  // must be overwritten
+    MatrixX<double> dx;
+    mlp.backward(p.data(), dy, grad.data(), &dx);
+
+    Mlp<double> probe(s.sizes, s.act);
+    auto loss_p = [&](const VectorX<double>& q) { return (probe.forward(q.data(), x).array() * dy.array()).sum(); };
+    CHECK(rel_error(grad, fd_gradient(loss_p, p)) < 1e-6);
+
+    const VectorX<double> x_flat = Eigen::Map<const VectorX<double>>(x.data(), x.size());
+    auto loss_x = [&](const VectorX<double>& xf) {
+      const MatrixX<double> xm = Eigen::Map<const MatrixX<double>>(xf.data(), n, s.sizes.front());
+      return (probe.forward(p.data(), xm).array() * dy.array()).sum();
+    };
+    const VectorX<double> dx_fd = fd_gradient(loss_x, x_flat);
+    CHECK(rel_error(Eigen::Map<const VectorX<double>>(dx.data(), dx.size()), dx_fd) < 1e-6);
+  }
+}
+
+TEST_CASE("Mlp jvp matches central differences of forward") {
+  Rng rng(3);
+  for (const auto& s : shapes()) {
+    Mlp<double> mlp(s.sizes, s.act);
+    VectorX<double> p(mlp.num_params());
+    mlp.init(p, rng);
+    const VectorX<double> v = random_vector(p.size(), rng);
+    const MatrixX<double> x = random_matrix(7, s.sizes.front(), rng);
+    mlp.forward(p.data(), x);
+    const MatrixX<double> jv = mlp.jvp(p.data(), v.data());
+    Mlp<double> probe(s.sizes, s.act);
+    const double h = 1e-5;
+    const VectorX<double> pp = p + h * v, pm = p - h * v;
+    const MatrixX<double> fd = (probe.forward(pp.data(), x) - MatrixX<double>(probe.forward(pm.data(), x))) / (2 * h);
+    CHECK(rel_error(jv, fd) < 1e-6);
+  }
+}
+
+TEST_CASE("Mlp workspace: smaller batch after a larger one, strided inputs") {
+  Rng rng(4);
+  Mlp<double> mlp({3, 7, 4, 2}, Activation::Tanh);
+  VectorX<double> p(mlp.num_params());
+  mlp.init(p, rng);
+  const MatrixX<double> big = random_matrix(50, 3, rng);
+  mlp.forward(p.data(), big);
+  CHECK(mlp.capacity() == 50);
+  // A block of a wider matrix has an outer stride != cols: must be read correctly.
+  MatrixX<double> wide = random_matrix(10, 8, rng);
+  const MatrixX<double> x = wide.middleCols(2, 3);
+  const MatrixX<double> y = mlp.forward(p.data(), wide.middleCols(2, 3));
+  CHECK(mlp.capacity() == 50);
+  CHECK(mlp.batch() == 10);
+  CHECK(rel_error(y, reference_forward(mlp, p, x)) < 1e-14);
+  // Gradient through a strided dy equals the one through a packed copy.
+  MatrixX<double> dyw = random_matrix(10, 5, rng);
+  VectorX<double> g1(p.size()), g2(p.size());
+  mlp.backward(p.data(), dyw.leftCols(2), g1.data());
+  const MatrixX<double> dy = dyw.leftCols(2);
+  mlp.backward(p.data(), dy, g2.data());
+  CHECK(g1 == g2);
+  CHECK_THROWS_AS(mlp.backward(p.data(), random_matrix(9, 2, rng), g1.data()), std::invalid_argument);
+}
+
+TEST_CASE("Mlp default init: reproducible from the seed and within +-1/sqrt(fan_in)") {
+  Mlp<double> mlp({11, 64, 64, 2}, Activation::Tanh);
+  VectorX<double> a(mlp.num_params()), b(mlp.num_params()), c(mlp.num_params());
+  Rng r1(7), r2(7), r3(8);
+  mlp.init(a, r1);
+  mlp.init(b, r2);
+  mlp.init(c, r3);
+  CHECK(a == b);
+  CHECK(a != c);
+  for (int l = 0; l < mlp.num_layers(); ++l) {
+    const double bound = 1.0 / std::sqrt(double(mlp.sizes()[l]));
+    const Index count = mlp.bias_offset(l) + mlp.sizes()[l + 1] - mlp.weight_offset(l);
+    const auto seg = a.segment(mlp.weight_offset(l), count);
+    CHECK(seg.cwiseAbs().maxCoeff() <= bound);
+    CHECK(seg.cwiseAbs().maxCoeff() > 0.9 * bound);  // spread over the whole interval
+    CHECK(std::abs(seg.mean()) < 0.1 * bound);
+  }
+  // Documented draw order: W_0 row-major first.
+  Rng r4(7);
+  const double bound0 = 1.0 / std::sqrt(11.0);
+  CHECK(a(0) == r4.uniform(-bound0, bound0));
+  CHECK(a(1) == r4.uniform(-bound0, bound0));
+}
+
+TEST_CASE("Mlp orthogonal init: orthonormal rows/columns times the gain, zero biases") {
+  Mlp<double> mlp({11, 64, 64, 2}, Activation::Tanh);
+  VectorX<double> a(mlp.num_params()), b(mlp.num_params());
+  Rng r1(9), r2(9);
+  mlp.init(a, r1, Init::Orthogonal, 0.01);
+  mlp.init(b, r2, Init::Orthogonal, 0.01);
+  CHECK(a == b);
+  for (int l = 0; l < mlp.num_layers(); ++l) {
+    const int in = mlp.sizes()[l], out = mlp.sizes()[l + 1];
+    const double gain = l + 1 == mlp.num_layers() ? 0.01 : std::sqrt(2.0);
+    const Eigen::MatrixXd w = Eigen::Map<const MatrixX<double>>(a.data() + mlp.weight_offset(l), out, in) / gain;
+    // Tall (out >= in): orthonormal columns; wide: orthonormal rows.
+    const Eigen::MatrixXd gram = out >= in ? Eigen::MatrixXd(w.transpose() * w) : Eigen::MatrixXd(w * w.transpose());
+    CHECK((gram - Eigen::MatrixXd::Identity(gram.rows(), gram.cols())).cwiseAbs().maxCoeff() < 1e-12);
+    CHECK(a.segment(mlp.bias_offset(l), out).isZero(0.0));
+  }
+}
+
+TEST_CASE("Mlp<float> compiles and agrees with Mlp<double>") {
+  Rng rng(10);
+  Mlp<double> md({11, 64, 64, 2}, Activation::Tanh);
+  Mlp<float> mf({11, 64, 64, 2}, Activation::Tanh);
+  VectorX<double> p(md.num_params());
+  md.init(p, rng);
+  const VectorX<float> pf = p.cast<float>();
+  const MatrixX<double> x = random_matrix(300, 11, rng);
+  const MatrixX<double> dy = random_matrix(300, 2, rng);
+  const MatrixX<double> yd = md.forward(p.data(), x);
+  const MatrixX<float> yf = mf.forward(pf.data(), x.cast<float>());
+  CHECK(rel_error(yd, yf.cast<double>()) < 1e-5);
+  VectorX<double> gd(p.size());
+  VectorX<float> gf(p.size());
+  md.backward(p.data(), dy, gd.data());
+  mf.backward(pf.data(), dy.cast<float>(), gf.data());
+  CHECK(rel_error(gd, gf.cast<double>()) < 1e-4);
+  const VectorX<double> v = random_vector(p.size(), rng);
+  const VectorX<float> vf = v.cast<float>();
+  const MatrixX<double> jd = md.jvp(p.data(), v.data());
+  const MatrixX<float> jf = mf.jvp(pf.data(), vf.data());
+  CHECK(rel_error(jd, jf.cast<double>()) < 1e-4);
+  // Relu path in float too.
+  Mlp<float> rf({3, 5, 2}, Activation::Relu);
+  VectorX<float> q(rf.num_params());
+  rf.init(q, rng, Init::Orthogonal);
+  CHECK(rf.forward(q.data(), MatrixX<float>::Ones(2, 3)).allFinite());
+}
