@@ -9,20 +9,7 @@
 #include "rlmpi/mpi/comm.hpp"
 #include "rlmpi/version.hpp"
 
-namespace {
-
-// Every rank learns whether any rank failed; the lowest failing rank prints its message once.
-// Returns the exit code all ranks use.
-int agree_on_error(const rlmpi::mpi::Comm& world, int local_code, const std::string& message) {
-  const int n = world.size();
-  const int first_bad = static_cast<int>(world.allreduce_min(local_code != 0 ? world.rank() : n));
-  if (first_bad == n) return 0;
-  const int code = static_cast<int>(world.allreduce_max(local_code));
-  if (world.rank() == first_bad) std::fprintf(stderr, "rlmpi: error: %s\n", message.c_str());
-  return code;
-}
-
-}  // namespace
+using rlmpi::cli::agree_on_error;
 
 int main(int argc, char** argv) {
   rlmpi::mpi::Session session(argc, argv);

@@ -138,6 +138,9 @@ const std::vector<OptionSpec>& option_table() {
       {"Training", "max-ep-len", "episode length cap (truncates like a time limit)",
        [](Config& c, const std::string& v) { c.max_ep_len = parse_positive_int("max-ep-len", v); },
        [](const Config& c) { return std::to_string(c.max_ep_len); }},
+      {"Training", "envs-per-rank", "environments stepped together on each rank (one batched forward per step)",
+       [](Config& c, const std::string& v) { c.envs_per_rank = parse_positive_int("envs-per-rank", v); },
+       [](const Config& c) { return std::to_string(c.envs_per_rank); }},
       {"Network", "hid", "hidden layer widths of policy and value nets",
        [](Config& c, const std::string& v) { c.hid = parse_hidden("hid", v); },
        [](const Config& c) { return join_ints(c.hid); }},
@@ -345,10 +348,14 @@ Config parse_command_line(int argc, const char* const* argv) {
   return cfg;
 }
 
+}  // namespace rlmpi::cli
+
+namespace rlmpi {
+
 std::vector<std::pair<std::string, std::string>> Config::to_key_values() const {
   std::vector<std::pair<std::string, std::string>> kv;
-  for (const auto& o : option_table()) kv.emplace_back(o.name, o.show(*this));
+  for (const auto& o : cli::option_table()) kv.emplace_back(o.name, o.show(*this));
   return kv;
 }
 
-}  // namespace rlmpi::cli
+}  // namespace rlmpi

@@ -108,6 +108,22 @@ std::vector<double> Comm::allgather(double v) const {
   return out;
 }
 
+std::vector<double> Comm::gather(std::span<const double> local, int root) const {
+  const int n = size();
+  const int mine = static_cast<int>(local.size());
+  std::vector<int> counts(rank() == root ? static_cast<std::size_t>(n) : 0);
+  MPI_Gather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, root, comm_);
+  std::vector<int> displs(counts.size(), 0);
+  int total = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    displs[i] = total;
+    total += counts[i];
+  }
+  std::vector<double> out(static_cast<std::size_t>(total));
+  MPI_Gatherv(local.data(), mine, MPI_DOUBLE, out.data(), counts.data(), displs.data(), MPI_DOUBLE, root, comm_);
+  return out;
+}
+
 SampleStats Comm::stats(std::span<const double> local) const {
   const std::span<const double> one[1] = {local};
   return stats(std::span<const std::span<const double>>(one, 1)).front();

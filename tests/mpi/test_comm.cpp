@@ -116,3 +116,17 @@ TEST_CASE("every rank gets the same bits from an average of awkward values") {
   c.broadcast(from_root);
   CHECK((x.array() == from_root.array()).all());
 }
+
+TEST_CASE("gather concatenates uneven local samples on rank 0 in rank order") {
+  const Comm c = world();
+  const auto mine = local_sample(c.rank());
+  const auto all = c.gather(std::span<const double>(mine));
+  if (c.rank() != 0) {
+    CHECK(all.empty());
+    return;
+  }
+  std::vector<double> expected;
+  for (int r = 0; r < c.size(); ++r)
+    for (double v : local_sample(r)) expected.push_back(v);
+  CHECK(all == expected);
+}

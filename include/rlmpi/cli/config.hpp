@@ -1,69 +1,15 @@
 #pragma once
-// The resolved configuration of one rlmpi invocation: every option with Spinning Up's defaults
-// (../shared/reference/algorithms.md §1), parsed from the command line and an optional INI
-// file (--config FILE; the command line wins) and validated. Bad input throws UsageError with
-// a one-line message naming the option, the value and what is allowed.
-#include <cstdint>
+// Command-line and INI parsing of rlmpi::Config (--config FILE; the command line wins), with
+// validation: bad input throws UsageError with a one-line message naming the option, the value
+// and what is allowed.
 #include <string>
-#include <utility>
-#include <vector>
+
+#include "rlmpi/core/config.hpp"
 
 namespace rlmpi::cli {
 
-enum class Command { Train, Envs, Eval, Help, Version };
-
-struct Config {
-  Command command = Command::Train;
-
-  // what to train
-  std::string algo = "ppo";  // vpg | trpo | ppo
-  std::string env = "CartPole-v1";
-  std::uint64_t seed = 0;
-  int epochs = 50;
-  int steps_per_epoch = 4000;
-  int max_ep_len = 1000;
-
-  // networks
-  std::vector<int> hid = {64, 64};
-  std::string activation = "tanh";  // tanh | relu
-
-  // advantage estimation and optimisation
-  double gamma = 0.99;
-  double lam = 0.97;
-  double pi_lr = 3e-4;
-  double vf_lr = 1e-3;
-  int train_pi_iters = 80;
-  int train_v_iters = 80;
-
-  // PPO
-  std::string ppo_variant = "clip";  // clip | penalty
-  double clip_ratio = 0.2;
-  double target_kl = 0.01;
-  double kl_coef = 1.0;   // PPO-penalty initial beta
-  int update_epochs = 0;  // 0: Spinning Up full-batch scheme; > 0: PPO-paper minibatch epochs
-  int minibatch_size = 0; // per rank, with --update-epochs
-
-  // TRPO
-  double delta = 0.01;
-  int cg_iters = 10;
-  double damping = 0.1;
-  int backtrack_iters = 10;
-  double backtrack_coeff = 0.8;
-
-  // output
-  std::string out;  // run directory (empty: runs/<algo>-<env>-s<seed>-<timestamp>)
-  bool quiet = false;
-
-  std::string config_file;
-
-  // eval (rlmpi eval RUN)
-  std::string eval_path;
-  int eval_episodes = 10;
-  bool deterministic = false;
-
-  // Every option as (name, value) text in a stable order, for logs and the run file.
-  std::vector<std::pair<std::string, std::string>> to_key_values() const;
-};
+using rlmpi::Command;
+using rlmpi::Config;
 
 // Parses argv (argv[0] is the program). Throws rlmpi::UsageError on bad input.
 Config parse_command_line(int argc, const char* const* argv);

@@ -59,6 +59,8 @@ class Comm {
 
   // Gather one value per rank to every rank (rank order).
   std::vector<double> allgather(double v) const;
+  // Concatenation of every rank's values on `root`, in rank order (empty elsewhere).
+  std::vector<double> gather(std::span<const double> local, int root = 0) const;
 
  private:
   MPI_Comm comm_;

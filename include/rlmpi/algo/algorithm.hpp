@@ -1,0 +1,71 @@
+#pragma once
+// What every algorithm shares: the actor-critic (policy and value nets with their flat
+// parameter vectors), the per-epoch update interface and the value-function fit.
+// One file per algorithm implements Algorithm: vpg.cpp, trpo.cpp, ppo.cpp.
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rlmpi/algo/buffer.hpp"
+#include "rlmpi/core/config.hpp"
+#include "rlmpi/core/rng.hpp"
+#include "rlmpi/core/types.hpp"
+#include "rlmpi/mpi/comm.hpp"
+#include "rlmpi/nn/adam.hpp"
+#include "rlmpi/nn/policy.hpp"
+#include "rlmpi/nn/value.hpp"
+
+namespace rlmpi::algo {
+
+struct ActorCritic {
+  std::unique_ptr<nn::Policy<Scalar>> pi;
+  std::unique_ptr<nn::ValueFunction<Scalar>> v;
+  Vector pi_params;
+  Vector v_params;
+};
+
+// Builds the nets for an observation size and action space, initialises the parameters from
+// `seed` and broadcasts them from rank 0 so every rank starts from the same bits.
+ActorCritic make_actor_critic(const Config& cfg, int obs_dim, bool discrete, int n_or_act_dim,
+                              const mpi::Comm& comm);
+
+// The update's statistics, all cross-rank means. NaN where an algorithm does not define one.
+struct UpdateStats {
+  static constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  double loss_pi = nan, loss_v = nan, delta_loss_pi = nan, delta_loss_v = nan;
+  double entropy = nan, kl = nan;
+  double clip_frac = nan, stop_iter = nan, beta = nan;  // PPO
+  double backtrack_iters = nan;                         // TRPO
+};
+
+struct UpdateContext {
+  const mpi::Comm& comm;
+  Rng& rng;  // per-rank stream (minibatch shuffling)
+};
+
+class Algorithm {
+ public:
+  virtual ~Algorithm() = default;
+  // One update on this epoch's (advantage-normalised) buffer. Every gradient and Fisher-vector
+  // product is averaged across ranks with one allreduce on the flat vector.
+  virtual UpdateStats update(ActorCritic& ac, const RolloutBuffer& buf, UpdateContext& ctx) = 0;
+  // Names of the algorithm-specific columns among clip_frac, stop_iter, beta, backtrack_iters.
+  virtual std::vector<std::string> extra_columns() const = 0;
+};
+
+std::unique_ptr<Algorithm> make_vpg(const Config& cfg, const ActorCritic& ac);
+std::unique_ptr<Algorithm> make_trpo(const Config& cfg, const ActorCritic& ac);
+std::unique_ptr<Algorithm> make_ppo(const Config& cfg, const ActorCritic& ac);
+// By cfg.algo; throws UsageError for an unknown name.
+std::unique_ptr<Algorithm> make_algorithm(const Config& cfg, const ActorCritic& ac);
+
+// `iters` full-batch Adam steps on mean((V(s) - ret)^2), gradients averaged across ranks.
+// Returns the cross-rank mean loss before the first and after the last step.
+struct ValueFit {
+  double loss_before = 0, loss_after = 0;
+};
+ValueFit fit_value(ActorCritic& ac, nn::Adam<Scalar>& opt, const Matrix& obs, const Vector& ret, int iters,
+                   const mpi::Comm& comm);
+
+}  // namespace rlmpi::algo

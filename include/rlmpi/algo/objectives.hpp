@@ -1,0 +1,40 @@
+#pragma once
+// The pieces of the policy updates that can be checked on crafted numbers: the PPO surrogates
+// with their per-sample gradient weights, and TRPO's backtracking line search.
+#include <functional>
+
+#include "rlmpi/core/types.hpp"
+
+namespace rlmpi::algo {
+
+struct SurrogateEval {
+  double loss = 0;       // -mean(surrogate)
+  double approx_kl = 0;  // mean(logp_old - logp), Spinning Up's early-stop estimate
+  double clip_frac = 0;  // fraction with ratio outside [1 - eps, 1 + eps] (strict)
+};
+
+// PPO-clip: loss = -mean(min(r adv, clip(r, 1-eps, 1+eps) adv)), r = exp(logp - logp_old).
+// w receives d loss / d logp_i = -adv_i r_i / n where the unclipped term is the active one, else 0,
+// so grad_logp(act, w) is the loss gradient.
+SurrogateEval ppo_clip_surrogate(const Eigen::Ref<const Vector>& logp, const Eigen::Ref<const Vector>& logp_old,
+                                 const Eigen::Ref<const Vector>& adv, double eps, Eigen::Ref<Vector> w);
+
+// Importance-weighted surrogate without clipping (TRPO, PPO-penalty): loss = -mean(r adv),
+// w_i = -adv_i r_i / n.
+SurrogateEval ratio_surrogate(const Eigen::Ref<const Vector>& logp, const Eigen::Ref<const Vector>& logp_old,
+                              const Eigen::Ref<const Vector>& adv, Eigen::Ref<Vector> w);
+
+struct LineSearch {
+  int backtrack_iters = 0;  // index of the accepted step, or `iters` when none was accepted
+  bool accepted = false;
+  double kl = 0, loss = 0;  // at the final parameters
+};
+
+// TRPO's backtracking line search: theta = theta_old - coeff^j * full_step for j = 0, 1, ...,
+// accepting the first j with kl <= delta and loss <= loss_old, where (kl, loss) = eval(theta).
+// On failure theta is set back to theta_old (kl = 0, loss = loss_old).
+LineSearch backtracking_line_search(Vector& theta, const Vector& theta_old, const Vector& full_step,
+                                    double loss_old, double delta, int iters, double coeff,
+                                    const std::function<std::pair<double, double>(const Vector&)>& eval);
+
+}  // namespace rlmpi::algo

@@ -1,0 +1,58 @@
+#include "rlmpi/algo/objectives.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace rlmpi::algo {
+
+SurrogateEval ppo_clip_surrogate(const Eigen::Ref<const Vector>& logp, const Eigen::Ref<const Vector>& logp_old,
+                                 const Eigen::Ref<const Vector>& adv, double eps, Eigen::Ref<Vector> w) {
+  const Index n = logp.size();
+  const double inv_n = 1.0 / static_cast<double>(n);
+  double surr = 0, kl = 0;
+  Index clipped = 0;
+  for (Index i = 0; i < n; ++i) {
+    const double ratio = std::exp(static_cast<double>(logp[i] - logp_old[i]));
+    const double a = adv[i];
+    kl += logp_old[i] - logp[i];
+    surr += std::min(ratio * a, std::clamp(ratio, 1 - eps, 1 + eps) * a);
+    if (ratio > 1 + eps || ratio < 1 - eps) ++clipped;
+    // The gradient flows through ratio * adv unless the clipped term is the smaller one.
+    const bool active = (a >= 0 && ratio <= 1 + eps) || (a < 0 && ratio >= 1 - eps);
+    w[i] = active ? static_cast<Scalar>(-a * ratio * inv_n) : Scalar(0);
+  }
+  return {-surr * inv_n, kl * inv_n, static_cast<double>(clipped) * inv_n};
+}
+
+SurrogateEval ratio_surrogate(const Eigen::Ref<const Vector>& logp, const Eigen::Ref<const Vector>& logp_old,
+                              const Eigen::Ref<const Vector>& adv, Eigen::Ref<Vector> w) {
+  const Index n = logp.size();
+  const double inv_n = 1.0 / static_cast<double>(n);
+  double surr = 0, kl = 0;
+  for (Index i = 0; i < n; ++i) {
+    const double ratio = std::exp(static_cast<double>(logp[i] - logp_old[i]));
+    surr += ratio * adv[i];
+    kl += logp_old[i] - logp[i];
+    w[i] = static_cast<Scalar>(-adv[i] * ratio * inv_n);
+  }
+  return {-surr * inv_n, kl * inv_n, 0.0};
+}
+
+LineSearch backtracking_line_search(Vector& theta, const Vector& theta_old, const Vector& full_step,
+                                    double loss_old, double delta, int iters, double coeff,
+                                    const std::function<std::pair<double, double>(const Vector&)>& eval) {
+  LineSearch ls;
+  for (int j = 0; j < iters; ++j) {
+    theta = theta_old - static_cast<Scalar>(std::pow(coeff, j)) * full_step;
+    const auto [kl, loss] = eval(theta);
+    if (kl <= delta && loss <= loss_old) {
+      ls = {j, true, kl, loss};
+      return ls;
+    }
+  }
+  theta = theta_old;
+  ls = {iters, false, 0.0, loss_old};
+  return ls;
+}
+
+}  // namespace rlmpi::algo

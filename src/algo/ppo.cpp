@@ -1,0 +1,180 @@
+// Proximal policy optimisation (Schulman et al. 2017), two variants:
+//  clip     L = -mean(min(ratio * adv, clip(ratio, 1 - eps, 1 + eps) * adv)), ratio = exp(logp - logp_old)
+//  penalty  L = -mean(ratio * adv) + beta * mean(KL(old || new)); after the update beta is doubled
+//           when KL > 1.5 target_kl and halved when KL < target_kl / 1.5
+// and two update schemes:
+//  Spinning Up (default, --update-epochs 0): up to train_pi_iters full-batch Adam steps; the clip
+//           variant stops early, before the step, when the cross-rank mean of
+//           mean(logp_old - logp) exceeds 1.5 target_kl (StopIter = the iteration it stopped at,
+//           train_pi_iters - 1 when it never did, as Spinning Up logs it).
+//  PPO paper (--update-epochs E --minibatch-size M): E passes over the local batch in shuffled
+//           minibatches of M rows, one allreduced Adam step per minibatch; the same KL test is made
+//           on the full batch before each pass.
+// Then train_v_iters full-batch value steps. LossPi, Entropy: at the rollout policy; KL, ClipFrac,
+// DeltaLossPi: at the final policy.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "rlmpi/algo/algorithm.hpp"
+#include "rlmpi/algo/objectives.hpp"
+
+namespace rlmpi::algo {
+namespace {
+
+class Ppo final : public Algorithm {
+ public:
+  Ppo(const Config& cfg, const ActorCritic& ac)
+      : cfg_(cfg),
+        penalty_(cfg.ppo_variant == "penalty"),
+        beta_(cfg.kl_coef),
+        pi_opt_(ac.pi_params.size(), static_cast<Scalar>(cfg.pi_lr)),
+        v_opt_(ac.v_params.size(), static_cast<Scalar>(cfg.vf_lr)) {}
+
+  std::vector<std::string> extra_columns() const override {
+    if (penalty_) return {"stop_iter", "beta"};
+    return {"clip_frac", "stop_iter"};
+  }
+
+  double beta() const { return beta_; }
+
+  UpdateStats update(ActorCritic& ac, const RolloutBuffer& b, UpdateContext& ctx) override {
+    const mpi::Comm& comm = ctx.comm;
+    auto& pi = *ac.pi;
+    UpdateStats s;
+    grad_.resize(ac.pi_params.size());
+    kl_grad_.resize(ac.pi_params.size());
+
+    pi.forward(ac.pi_params, b.obs);
+    {
+      Vector ent(b.size());
+      pi.entropy(ent);
+      s.entropy = comm.average(ent.mean());
+    }
+    s.loss_pi = comm.average(evaluate(pi, b.act, b.adv, b.logp, b.dist).loss);
+    s.beta = penalty_ ? beta_ : UpdateStats::nan;
+
+    int stop_iter = -1;
+    if (cfg_.update_epochs == 0) {
+      for (int i = 0; i < cfg_.train_pi_iters; ++i) {
+        if (i > 0) pi.forward(ac.pi_params, b.obs);
+        const Eval e = evaluate(pi, b.act, b.adv, b.logp, b.dist);
+        if (!penalty_ && comm.average(e.approx_kl) > 1.5 * cfg_.target_kl) {
+          stop_iter = i;
+          break;
+        }
+        step(pi, ac, b.act, b.dist, comm);
+      }
+    } else {
+      minibatch_epochs(ac, b, ctx, stop_iter);
+    }
+    s.stop_iter = stop_iter >= 0 ? stop_iter
+                                 : (cfg_.update_epochs == 0 ? cfg_.train_pi_iters - 1 : cfg_.update_epochs - 1);
+
+    pi.forward(ac.pi_params, b.obs);
+    const Eval e = evaluate(pi, b.act, b.adv, b.logp, b.dist);
+    s.delta_loss_pi = comm.average(e.loss) - s.loss_pi;
+    s.clip_frac = penalty_ ? UpdateStats::nan : comm.average(e.clip_frac);
+    if (penalty_) {
+      s.kl = comm.average(e.exact_kl);
+      if (s.kl > 1.5 * cfg_.target_kl) beta_ *= 2;
+      else if (s.kl < cfg_.target_kl / 1.5) beta_ /= 2;
+    } else {
+      s.kl = comm.average(e.approx_kl);
+    }
+
+    const ValueFit fit = fit_value(ac, v_opt_, b.obs, b.ret, cfg_.train_v_iters, comm);
+    s.loss_v = fit.loss_before;
+    s.delta_loss_v = fit.loss_after - fit.loss_before;
+    return s;
+  }
+
+ private:
+  struct Eval {
+    double loss = 0, approx_kl = 0, exact_kl = 0, clip_frac = 0;
+  };
+
+  // Loss and diagnostics at the policy's cached forward; leaves in w_ the per-sample weights
+  // of d loss / d logp (the surrogate part), for grad_logp.
+  template <class ActT, class AdvT, class LogpT, class DistT>
+  Eval evaluate(nn::Policy<Scalar>& pi, const ActT& act, const AdvT& adv, const LogpT& logp_old,
+                const DistT& dist_old) {
+    const Index n = act.rows();
+    logp_.resize(n);
+    w_.resize(n);
+    pi.logp(act, logp_);
+    const SurrogateEval se = penalty_ ? ratio_surrogate(logp_, logp_old, adv, w_)
+                                      : ppo_clip_surrogate(logp_, logp_old, adv, cfg_.clip_ratio, w_);
+    Eval e{se.loss, se.approx_kl, 0.0, se.clip_frac};
+    if (penalty_) {
+      kl_.resize(n);
+      pi.kl(dist_old, kl_);
+      e.exact_kl = kl_.mean();
+      e.loss += beta_ * e.exact_kl;
+    }
+    return e;
+  }
+
+  // One Adam step on the loss evaluated last (gradient averaged across ranks).
+  template <class ActT, class DistT>
+  void step(nn::Policy<Scalar>& pi, ActorCritic& ac, const ActT& act, const DistT& dist_old,
+            const mpi::Comm& comm) {
+    pi.grad_logp(act, w_, grad_);
+    if (penalty_) {
+      pi.grad_kl(dist_old, kl_grad_);
+      grad_ += static_cast<Scalar>(beta_) * kl_grad_;
+    }
+    comm.average(Eigen::Ref<Eigen::VectorXd>(grad_));
+    pi_opt_.step(ac.pi_params, grad_);
+  }
+
+  void minibatch_epochs(ActorCritic& ac, const RolloutBuffer& b, UpdateContext& ctx, int& stop_iter) {
+    auto& pi = *ac.pi;
+    const Index n = b.size();
+    const Index m = cfg_.minibatch_size > 0 ? std::min<Index>(cfg_.minibatch_size, n) : std::min<Index>(64, n);
+    std::vector<Index> idx(static_cast<std::size_t>(n));
+    std::iota(idx.begin(), idx.end(), Index{0});
+    for (int epoch = 0; epoch < cfg_.update_epochs; ++epoch) {
+      if (epoch > 0 && !penalty_) {
+        pi.forward(ac.pi_params, b.obs);
+        const Eval e = evaluate(pi, b.act, b.adv, b.logp, b.dist);
+        if (ctx.comm.average(e.approx_kl) > 1.5 * cfg_.target_kl) {
+          stop_iter = epoch;
+          return;
+        }
+      }
+      // Fisher-Yates with the rank's own stream.
+      for (Index i = n - 1; i > 0; --i)
+        std::swap(idx[static_cast<std::size_t>(i)],
+                  idx[static_cast<std::size_t>(ctx.rng.uniform_int(static_cast<std::uint64_t>(i + 1)))]);
+      for (Index start = 0; start < n; start += m) {
+        const Index len = std::min(m, n - start);
+        const std::vector<Index> rows(idx.begin() + start, idx.begin() + start + len);
+        mb_obs_ = b.obs(rows, Eigen::all);
+        mb_act_ = b.act(rows, Eigen::all);
+        mb_dist_ = b.dist(rows, Eigen::all);
+        mb_adv_ = b.adv(rows);
+        mb_logp_ = b.logp(rows);
+        pi.forward(ac.pi_params, mb_obs_);
+        evaluate(pi, mb_act_, mb_adv_, mb_logp_, mb_dist_);
+        step(pi, ac, mb_act_, mb_dist_, ctx.comm);
+      }
+    }
+  }
+
+  Config cfg_;
+  bool penalty_;
+  double beta_;
+  nn::Adam<Scalar> pi_opt_, v_opt_;
+  Vector logp_, w_, kl_, grad_, kl_grad_;
+  Matrix mb_obs_, mb_act_, mb_dist_;
+  Vector mb_adv_, mb_logp_;
+};
+
+}  // namespace
+
+std::unique_ptr<Algorithm> make_ppo(const Config& cfg, const ActorCritic& ac) {
+  return std::make_unique<Ppo>(cfg, ac);
+}
+
+}  // namespace rlmpi::algo

@@ -1,0 +1,197 @@
+#include "rlmpi/algo/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <span>
+#include <stdexcept>
+
+#include "rlmpi/core/error.hpp"
+
+namespace rlmpi::algo {
+namespace {
+
+double now_seconds() {
+  using clock = std::chrono::steady_clock;
+  return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+// Everything that can be wrong with the run's input, checked identically on every rank before
+// the first collective call.
+std::vector<std::unique_ptr<env::Env>> make_envs(const Config& cfg, const mpi::Comm& comm) {
+  const long long per = static_cast<long long>(comm.size()) * cfg.envs_per_rank;
+  if (cfg.steps_per_epoch % per != 0)
+    throw UsageError("invalid value '" + std::to_string(cfg.steps_per_epoch) + "' for --steps-per-epoch (allowed: " +
+                     "a multiple of ranks x envs-per-rank = " + std::to_string(comm.size()) + " x " +
+                     std::to_string(cfg.envs_per_rank) + " = " + std::to_string(per) + ")");
+  std::vector<std::unique_ptr<env::Env>> envs;
+  for (int e = 0; e < cfg.envs_per_rank; ++e) envs.push_back(env::make_env(cfg.env));
+  (void)nn::parse_activation(cfg.activation);
+  if (cfg.algo != "vpg" && cfg.algo != "trpo" && cfg.algo != "ppo")
+    throw UsageError("invalid value '" + cfg.algo + "' for --algo (allowed: vpg, trpo, ppo)");
+  return envs;
+}
+
+std::string column_name(const std::string& extra) {
+  if (extra == "clip_frac") return "ClipFrac";
+  if (extra == "stop_iter") return "StopIter";
+  if (extra == "beta") return "Beta";
+  if (extra == "backtrack_iters") return "BacktrackIters";
+  throw std::logic_error("unknown extra column " + extra);
+}
+
+double extra_value(const UpdateStats& u, const std::string& extra) {
+  if (extra == "clip_frac") return u.clip_frac;
+  if (extra == "stop_iter") return u.stop_iter;
+  if (extra == "beta") return u.beta;
+  return u.backtrack_iters;
+}
+
+}  // namespace
+
+double EpochResult::get(const std::string& name) const {
+  for (const auto& [k, v] : stats)
+    if (k == name) return v;
+  throw std::out_of_range("no statistic named " + name);
+}
+
+Trainer::Trainer(const Config& cfg, const mpi::Comm& comm)
+    : cfg_(cfg),
+      comm_(comm),
+      envs_(make_envs(cfg, comm)),
+      discrete_(envs_.front()->action_space().is_discrete()),
+      obs_dim_(envs_.front()->obs_dim()),
+      act_dim_(envs_.front()->act_dim()),
+      local_steps_(cfg.steps_per_epoch / (static_cast<Index>(comm.size()) * cfg.envs_per_rank)),
+      ac_(make_actor_critic(cfg, obs_dim_, discrete_,
+                            discrete_ ? envs_.front()->action_space().n : act_dim_, comm)),
+      algo_(make_algorithm(cfg, ac_)),
+      buf_(local_steps_, cfg.envs_per_rank, obs_dim_, act_dim_, ac_.pi->dist_dim(), cfg.gamma, cfg.lam),
+      // Sampling stream: distinct from the environments' streams that start from the same number.
+      rng_(Rng::rank_seed(cfg.seed, comm.rank()) ^ 0x9E3779B97F4A7C15ULL),
+      start_time_(now_seconds()) {
+  const int n = cfg.envs_per_rank;
+  obs_.resize(n, obs_dim_);
+  next_obs_.resize(n, obs_dim_);
+  act_.resize(n, act_dim_);
+  dist_.resize(n, ac_.pi->dist_dim());
+  logp_.resize(n);
+  ep_ret_.assign(static_cast<std::size_t>(n), 0.0);
+  ep_len_.assign(static_cast<std::size_t>(n), 0.0);
+  const std::uint64_t base = Rng::rank_seed(cfg.seed, comm.rank());
+  for (int e = 0; e < n; ++e)
+    envs_[static_cast<std::size_t>(e)]->reset(base + static_cast<std::uint64_t>(e),
+                                              std::span<double>(obs_.row(e).data(), static_cast<std::size_t>(obs_dim_)));
+}
+
+std::vector<std::string> Trainer::columns() const {
+  std::vector<std::string> c = {"Epoch",        "AverageEpRet", "StdEpRet",          "MaxEpRet",   "MinEpRet",
+                                "EpLen",        "AverageVVals", "StdVVals",          "MaxVVals",   "MinVVals",
+                                "TotalEnvInteracts", "LossPi",  "LossV",             "DeltaLossPi", "DeltaLossV",
+                                "Entropy",      "KL"};
+  for (const auto& x : algo_->extra_columns()) c.push_back(column_name(x));
+  for (const char* name : {"Episodes", "Time", "TimeRollout", "TimeUpdate", "StepsPerSecond"}) c.push_back(name);
+  return c;
+}
+
+void Trainer::collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, std::vector<double>& vvals) {
+  buf_.clear();
+  auto& pi = *ac_.pi;
+  auto& vf = *ac_.v;
+  const int n = cfg_.envs_per_rank;
+  const auto od = static_cast<std::size_t>(obs_dim_);
+  const auto ad = static_cast<std::size_t>(act_dim_);
+  Vector vals(n), boot(n);
+  std::vector<char> done(static_cast<std::size_t>(n)), terminated(static_cast<std::size_t>(n));
+  for (Index t = 0; t < local_steps_; ++t) {
+    pi.forward(ac_.pi_params, obs_);
+    pi.sample(rng_, act_);
+    pi.logp(act_, logp_);
+    pi.dist_params(dist_);
+    vals = vf.forward(ac_.v_params, obs_);
+    bool need_boot = false;
+    for (int e = 0; e < n; ++e) {
+      const auto ue = static_cast<std::size_t>(e);
+      const env::StepResult r = envs_[ue]->step(std::span<const double>(act_.row(e).data(), ad),
+                                                std::span<double>(next_obs_.row(e).data(), od));
+      buf_.store(e, obs_.row(e).data(), act_.row(e).data(), r.reward, vals[e], logp_[e], dist_.row(e).data());
+      ep_ret_[ue] += r.reward;
+      ep_len_[ue] += 1;
+      const bool timeout = r.truncated || ep_len_[ue] >= cfg_.max_ep_len;
+      const bool terminal = r.terminated || timeout;
+      done[ue] = terminal || t == local_steps_ - 1;
+      terminated[ue] = r.terminated;
+      need_boot = need_boot || (done[ue] && !r.terminated);
+      if (terminal) {
+        ep_ret.push_back(ep_ret_[ue]);
+        ep_len.push_back(ep_len_[ue]);
+      }
+    }
+    // Bootstrap truncated and epoch-cut trajectories with V(s_T); terminated ones with 0.
+    if (need_boot) boot = vf.forward(ac_.v_params, next_obs_);
+    for (int e = 0; e < n; ++e) {
+      const auto ue = static_cast<std::size_t>(e);
+      if (!done[ue]) continue;
+      buf_.finish_path(e, terminated[ue] ? Scalar(0) : boot[e]);
+      // A trajectory cut by the epoch end is discarded, not continued (Spinning Up).
+      envs_[ue]->reset(std::span<double>(next_obs_.row(e).data(), od));
+      ep_ret_[ue] = 0;
+      ep_len_[ue] = 0;
+    }
+    obs_ = next_obs_;
+  }
+  vvals.assign(buf_.val.data(), buf_.val.data() + buf_.val.size());
+}
+
+EpochResult Trainer::run_epoch() {
+  const double t0 = now_seconds();
+  std::vector<double> ep_ret, ep_len, vvals;
+  collect(ep_ret, ep_len, vvals);
+  const double t1 = now_seconds();
+
+  const mpi::SampleStats adv = comm_.stats(std::span<const double>(buf_.adv.data(), static_cast<std::size_t>(buf_.adv.size())));
+  buf_.normalize_advantages(static_cast<Scalar>(adv.mean), static_cast<Scalar>(adv.std));
+  UpdateContext ctx{comm_, rng_};
+  const UpdateStats u = algo_->update(ac_, buf_, ctx);
+  const double t2 = now_seconds();
+
+  const std::span<const double> samples[3] = {ep_ret, ep_len, vvals};
+  const auto st = comm_.stats(std::span<const std::span<const double>>(samples, 3));
+  total_steps_ += static_cast<long long>(local_steps_) * comm_.size() * cfg_.envs_per_rank;
+
+  EpochResult r;
+  auto add = [&](const char* name, double v) { r.stats.emplace_back(name, v); };
+  add("Epoch", epoch_);
+  add("AverageEpRet", st[0].mean);
+  add("StdEpRet", st[0].std);
+  add("MaxEpRet", st[0].max);
+  add("MinEpRet", st[0].min);
+  add("EpLen", st[1].mean);
+  add("AverageVVals", st[2].mean);
+  add("StdVVals", st[2].std);
+  add("MaxVVals", st[2].max);
+  add("MinVVals", st[2].min);
+  add("TotalEnvInteracts", static_cast<double>(total_steps_));
+  add("LossPi", u.loss_pi);
+  add("LossV", u.loss_v);
+  add("DeltaLossPi", u.delta_loss_pi);
+  add("DeltaLossV", u.delta_loss_v);
+  add("Entropy", u.entropy);
+  add("KL", u.kl);
+  for (const auto& x : algo_->extra_columns()) r.stats.emplace_back(column_name(x), extra_value(u, x));
+  add("Episodes", static_cast<double>(st[0].count));
+  add("Time", t2 - start_time_);
+  add("TimeRollout", t1 - t0);
+  add("TimeUpdate", t2 - t1);
+  add("StepsPerSecond", static_cast<double>(local_steps_) * comm_.size() * cfg_.envs_per_rank / (t2 - t0));
+
+  // Every finished episode, gathered on rank 0 with its rank.
+  std::vector<double> ranks(ep_ret.size(), static_cast<double>(comm_.rank()));
+  r.episode_return = comm_.gather(ep_ret);
+  r.episode_length = comm_.gather(ep_len);
+  r.episode_rank = comm_.gather(ranks);
+  ++epoch_;
+  return r;
+}
+
+}  // namespace rlmpi::algo

@@ -1,0 +1,95 @@
+// Trust region policy optimisation (Schulman et al. 2015) as Spinning Up's tf1 trpo.py:
+//   g      = grad of L = -mean(ratio * adv) at theta_old, averaged across ranks
+//   x      = cg_iters of conjugate gradient on (F + damping I) x = g, every F v averaged across ranks
+//   alpha  = sqrt(2 delta / (x . F x + 1e-8))
+//   theta  = theta_old - alpha * backtrack_coeff^j * x for the first j in [0, backtrack_iters) whose
+//            cross-rank mean KL(old || new) <= delta and whose loss does not increase;
+//            if none qualifies the old parameters are kept and BacktrackIters = backtrack_iters.
+// Then train_v_iters value steps.
+#include <cmath>
+
+#include "rlmpi/algo/algorithm.hpp"
+#include "rlmpi/algo/objectives.hpp"
+#include "rlmpi/nn/cg.hpp"
+
+namespace rlmpi::algo {
+namespace {
+
+class Trpo final : public Algorithm {
+ public:
+  Trpo(const Config& cfg, const ActorCritic& ac)
+      : cfg_(cfg), v_opt_(ac.v_params.size(), static_cast<Scalar>(cfg.vf_lr)) {}
+
+  std::vector<std::string> extra_columns() const override { return {"backtrack_iters"}; }
+
+  UpdateStats update(ActorCritic& ac, const RolloutBuffer& b, UpdateContext& ctx) override {
+    const mpi::Comm& comm = ctx.comm;
+    auto& pi = *ac.pi;
+    const Index n = b.size();
+    const Index np = ac.pi_params.size();
+    UpdateStats s;
+    logp_.resize(n);
+    kl_.resize(n);
+    w_.resize(n);
+    g_.resize(np);
+
+    pi.forward(ac.pi_params, b.obs);
+    {
+      Vector ent(n);
+      pi.entropy(ent);
+      s.entropy = comm.average(ent.mean());
+    }
+    pi.logp(b.act, logp_);
+    const double loss_old = comm.average(ratio_surrogate(logp_, b.logp, b.adv, w_).loss);
+    pi.grad_logp(b.act, w_, g_);
+    comm.average(Eigen::Ref<Eigen::VectorXd>(g_));
+
+    // Each Fisher-vector product is one allreduce (at the cached forward of theta_old).
+    const Scalar damping = static_cast<Scalar>(cfg_.damping);
+    auto fvp = [&](const Vector& v, Vector& out) {
+      out.resize(v.size());
+      pi.fvp(v, damping, out);
+      comm.average(Eigen::Ref<Eigen::VectorXd>(out));
+    };
+    const Vector x = nn::conjugate_gradient<Scalar>(fvp, g_, cfg_.cg_iters).x;
+    Vector fx;
+    fvp(x, fx);
+    const double alpha = std::sqrt(2 * cfg_.delta / (x.dot(fx) + 1e-8));
+
+    const Vector theta_old = ac.pi_params;
+    const Vector full_step = static_cast<Scalar>(alpha) * x;
+    const LineSearch ls = backtracking_line_search(
+        ac.pi_params, theta_old, full_step, loss_old, cfg_.delta, cfg_.backtrack_iters, cfg_.backtrack_coeff,
+        [&](const Vector& theta) {
+          pi.forward(theta, b.obs);
+          pi.logp(b.act, logp_);
+          pi.kl(b.dist, kl_);
+          double kl_loss[2] = {kl_.mean(), ratio_surrogate(logp_, b.logp, b.adv, w_).loss};
+          comm.average(std::span<double>(kl_loss));  // one allreduce per trial step
+          return std::pair{kl_loss[0], kl_loss[1]};
+        });
+    s.backtrack_iters = ls.backtrack_iters;
+    const double kl = ls.kl, loss = ls.loss;
+    s.loss_pi = loss_old;
+    s.kl = kl;
+    s.delta_loss_pi = loss - loss_old;
+
+    const ValueFit fit = fit_value(ac, v_opt_, b.obs, b.ret, cfg_.train_v_iters, comm);
+    s.loss_v = fit.loss_before;
+    s.delta_loss_v = fit.loss_after - fit.loss_before;
+    return s;
+  }
+
+ private:
+  Config cfg_;
+  nn::Adam<Scalar> v_opt_;
+  Vector logp_, kl_, w_, g_;
+};
+
+}  // namespace
+
+std::unique_ptr<Algorithm> make_trpo(const Config& cfg, const ActorCritic& ac) {
+  return std::make_unique<Trpo>(cfg, ac);
+}
+
+}  // namespace rlmpi::algo

@@ -1,0 +1,63 @@
+// Vanilla policy gradient with GAE advantages (Spinning Up's vpg.py): one full-batch Adam step
+// on L = -mean(logp(a|s) * adv) per epoch, then train_v_iters value steps.
+// Unlike Spinning Up's PyTorch VPG, KL and DeltaLossPi are measured after the step.
+#include <cmath>
+
+#include "rlmpi/algo/algorithm.hpp"
+
+namespace rlmpi::algo {
+namespace {
+
+class Vpg final : public Algorithm {
+ public:
+  Vpg(const Config& cfg, const ActorCritic& ac)
+      : cfg_(cfg),
+        pi_opt_(ac.pi_params.size(), static_cast<Scalar>(cfg.pi_lr)),
+        v_opt_(ac.v_params.size(), static_cast<Scalar>(cfg.vf_lr)) {}
+
+  std::vector<std::string> extra_columns() const override { return {}; }
+
+  UpdateStats update(ActorCritic& ac, const RolloutBuffer& b, UpdateContext& ctx) override {
+    const mpi::Comm& comm = ctx.comm;
+    auto& pi = *ac.pi;
+    const Index n = b.size();
+    logp_.resize(n);
+    ent_.resize(n);
+    grad_.resize(ac.pi_params.size());
+
+    pi.forward(ac.pi_params, b.obs);
+    pi.entropy(ent_);
+    pi.logp(b.act, logp_);
+    UpdateStats s;
+    s.entropy = comm.average(ent_.mean());
+    s.loss_pi = comm.average(-(logp_.array() * b.adv.array()).mean());
+
+    const Vector w = -b.adv / static_cast<Scalar>(n);  // d/dlogp of the loss
+    pi.grad_logp(b.act, w, grad_);
+    comm.average(Eigen::Ref<Eigen::VectorXd>(grad_));
+    pi_opt_.step(ac.pi_params, grad_);
+
+    pi.forward(ac.pi_params, b.obs);
+    pi.logp(b.act, logp_);
+    s.kl = comm.average((b.logp - logp_).mean());
+    s.delta_loss_pi = comm.average(-(logp_.array() * b.adv.array()).mean()) - s.loss_pi;
+
+    const ValueFit fit = fit_value(ac, v_opt_, b.obs, b.ret, cfg_.train_v_iters, comm);
+    s.loss_v = fit.loss_before;
+    s.delta_loss_v = fit.loss_after - fit.loss_before;
+    return s;
+  }
+
+ private:
+  Config cfg_;
+  nn::Adam<Scalar> pi_opt_, v_opt_;
+  Vector logp_, ent_, grad_;
+};
+
+}  // namespace
+
+std::unique_ptr<Algorithm> make_vpg(const Config& cfg, const ActorCritic& ac) {
+  return std::make_unique<Vpg>(cfg, ac);
+}
+
+}  // namespace rlmpi::algo
