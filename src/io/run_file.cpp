@@ -1,0 +1,386 @@
+#include "rlmpi/io/run_file.hpp"
+
+#include <fcntl.h>
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
+
+#include "rlmpi/core/error.hpp"
+#include "rlmpi/io/hdf5.hpp"
+#include "rlmpi/io/json.hpp"
+
+namespace rlmpi::io {
+
+namespace {
+
+constexpr long long kEpochChunk = 1024;
+constexpr long long kEpisodeChunk = 4096;
+constexpr const char* kFormatAttr = "rlmpi_file_format";
+
+[[noreturn]] void throw_errno(const std::string& what) {
+  throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+// Closes a POSIX file descriptor on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+// Replaces `path` by `bytes` atomically and durably: readers and crashes see either the old
+// or the new complete file, never a partial one.
+void write_atomically(const std::string& path, const std::vector<char>& bytes) {
+  const std::string tmp = path + ".tmp";
+  try {
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (fd.get() < 0) throw_errno("cannot create '" + tmp + "'");
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_errno("cannot write '" + tmp + "'");
+      done += static_cast<std::size_t>(n);
+    }
+    // Data must be on disk before the rename makes it the file, or a power loss could leave
+    // a renamed but empty file.
+    if (::fsync(fd.get()) != 0) throw_errno("cannot fsync '" + tmp + "'");
+    if (::close(fd.release()) != 0) throw_errno("cannot close '" + tmp + "'");
+    if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("cannot rename '" + tmp + "' to '" + path + "'");
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  // Persist the rename itself (the directory entry).
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  Fd dfd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd.get() >= 0 && ::fsync(dfd.get()) != 0 && errno != EINVAL)
+    throw_errno("cannot fsync directory '" + dir + "'");
+}
+
+// The writer's file lives in memory (core driver, no backing store); HDF5 never touches the
+// path after opening, and takes no file lock, so readers holding the file open do not block us.
+h5::PropList memory_fapl() {
+  h5::PropList fapl(h5::check(H5Pcreate(H5P_FILE_ACCESS), "cannot create property list"));
+  h5::check_status(H5Pset_fapl_core(fapl.get(), 1 << 20, 0), "cannot select the HDF5 core driver");
+  h5::check_status(H5Pset_file_locking(fapl.get(), 0, 1), "cannot disable HDF5 file locking");
+  // Objects in the 1.8 format at most, so that any HDF5 >= 1.8 (and h5py) reads the file.
+  h5::check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_EARLIEST, H5F_LIBVER_V18),
+                   "cannot set HDF5 format bounds");
+  return fapl;
+}
+
+bool path_exists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
+}
+
+void check_column_name(const std::string& name) {
+  if (name.empty() || name == "." || name.find('/') != std::string::npos)
+    throw std::invalid_argument("run file: invalid column name '" + name + "'");
+}
+
+// Open handles on the parts of a run file, validated.
+struct Layout {
+  h5::Group epochs_group, episodes_group;
+  std::vector<std::string> columns;
+  std::vector<h5::Dataset> column_sets;
+  h5::Dataset ret, len, rank, epoch;
+  long long n_epochs = 0, n_episodes = 0;
+};
+
+std::string fmt_bad(const std::string& what) { return "not a valid rlmpi run file: " + what; }
+
+Layout open_layout(h5::Id file) {
+  Layout l;
+  if (H5Aexists(file, kFormatAttr) <= 0)
+    throw h5::Error(fmt_bad(std::string("no '") + kFormatAttr + "' attribute"));
+  auto format = h5::read_attribute(file, kFormatAttr);
+  if (!std::holds_alternative<std::string>(format) || std::get<std::string>(format) != kRunFileFormat)
+    throw h5::Error(fmt_bad(std::string("unsupported ") + kFormatAttr));
+  for (const char* g : {"epochs", "episodes"})
+    if (!h5::exists(file, g)) throw h5::Error(fmt_bad(std::string("missing group /") + g));
+  l.epochs_group = h5::open_group(file, "epochs");
+  l.episodes_group = h5::open_group(file, "episodes");
+  l.columns = h5::child_names(l.epochs_group.get());
+  for (std::size_t i = 0; i < l.columns.size(); ++i) {
+    l.column_sets.push_back(h5::open_dataset(l.epochs_group.get(), l.columns[i]));
+    h5::require_type<double>(l.column_sets.back().get(), "/epochs/" + l.columns[i]);
+    long long n = h5::length(l.column_sets.back().get());
+    if (i == 0) l.n_epochs = n;
+    if (n != l.n_epochs) throw h5::Error(fmt_bad("/epochs datasets differ in length"));
+  }
+  auto open_ep = [&](const char* name) {
+    if (!h5::exists(l.episodes_group.get(), name))
+      throw h5::Error(fmt_bad(std::string("missing /episodes/") + name));
+    return h5::open_dataset(l.episodes_group.get(), name);
+  };
+  l.ret = open_ep("return");
+  l.len = open_ep("length");
+  l.rank = open_ep("rank");
+  l.epoch = open_ep("epoch");
+  h5::require_type<double>(l.ret.get(), "/episodes/return");
+  h5::require_type<long long>(l.len.get(), "/episodes/length");
+  h5::require_type<int>(l.rank.get(), "/episodes/rank");
+  h5::require_type<long long>(l.epoch.get(), "/episodes/epoch");
+  l.n_episodes = h5::length(l.ret.get());
+  for (h5::Id d : {l.len.get(), l.rank.get(), l.epoch.get()})
+    if (h5::length(d) != l.n_episodes) throw h5::Error(fmt_bad("/episodes datasets differ in length"));
+  return l;
+}
+
+}  // namespace
+
+struct RunFile::Impl {
+  std::string path;
+  h5::File file;
+  Layout layout;
+  std::vector<std::pair<std::string, std::string>> pending_units;  // for columns not yet created
+  long long last_episode_epoch = -1;
+};
+
+RunFile::RunFile(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RunFile::RunFile(RunFile&&) noexcept = default;
+RunFile& RunFile::operator=(RunFile&&) noexcept = default;
+RunFile::~RunFile() = default;
+
+RunFile RunFile::create(const std::string& path, const Attributes& attrs) {
+  h5::ErrorSilencer quiet;
+  if (path_exists(path)) throw UsageError("run file '" + path + "' already exists (refusing to overwrite it)");
+  bool has_config_json = false;
+  std::vector<std::string> seen;
+  for (const auto& [name, value] : attrs) {
+    if (name.empty() || name == kFormatAttr || std::find(seen.begin(), seen.end(), name) != seen.end())
+      throw std::invalid_argument("run file: invalid or duplicate attribute name '" + name + "'");
+    seen.push_back(name);
+    if (name == "config_json") {
+      if (!std::holds_alternative<std::string>(value))
+        throw std::invalid_argument("run file: attribute 'config_json' must be a string");
+      has_config_json = true;
+    }
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  h5::PropList fcpl(h5::check(H5Pcreate(H5P_FILE_CREATE), "cannot create property list"));
+  // Keep the caller's order for root attributes and groups (h5py lists them in that order).
+  const unsigned order = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
+  h5::check_status(H5Pset_attr_creation_order(fcpl.get(), order), "cannot set attribute order");
+  h5::check_status(H5Pset_link_creation_order(fcpl.get(), order), "cannot set link order");
+  h5::PropList fapl = memory_fapl();
+  impl->file = h5::File(h5::check(H5Fcreate(path.c_str(), H5F_ACC_EXCL, fcpl.get(), fapl.get()),
+                                  "cannot create run file '" + path + "'"));
+  const h5::Id root = impl->file.get();
+  for (const auto& [name, value] : attrs) h5::write_attribute(root, name, value);
+  if (!has_config_json) h5::write_attribute(root, "config_json", to_json(attrs));
+  h5::write_attribute(root, kFormatAttr, std::string(kRunFileFormat));
+
+  Layout& l = impl->layout;
+  l.epochs_group = h5::create_group(root, "epochs");
+  l.episodes_group = h5::create_group(root, "episodes");
+  const h5::Id eg = l.episodes_group.get();
+  l.ret = h5::create_extendable<double>(eg, "return", kEpisodeChunk);
+  l.len = h5::create_extendable<long long>(eg, "length", kEpisodeChunk);
+  l.rank = h5::create_extendable<int>(eg, "rank", kEpisodeChunk);
+  l.epoch = h5::create_extendable<long long>(eg, "epoch", kEpisodeChunk);
+  h5::write_attribute(l.ret.get(), "description", std::string("undiscounted return of the episode"));
+  h5::write_attribute(l.len.get(), "units", std::string("steps"));
+  h5::write_attribute(l.rank.get(), "description", std::string("MPI rank that ran the episode"));
+  h5::write_attribute(l.epoch.get(), "description",
+                      std::string("0-based row in /epochs of the epoch the episode finished in"));
+
+  RunFile rf(std::move(impl));
+  try {
+    rf.commit();  // the file exists (and is readable) from the start of the run
+  } catch (const std::runtime_error& e) {
+    throw UsageError("cannot write run file '" + path + "': " + e.what());
+  }
+  return rf;
+}
+
+RunFile RunFile::open_for_resume(const std::string& path, long long epochs) {
+  h5::ErrorSilencer quiet;
+  if (epochs < 0) throw std::invalid_argument("run file: negative epoch count");
+  if (!path_exists(path)) throw UsageError("cannot resume: run file '" + path + "' does not exist");
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  try {
+    h5::PropList fapl = memory_fapl();
+    impl->file = h5::File(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "HDF5 cannot open it"));
+    impl->layout = open_layout(impl->file.get());
+  } catch (const h5::Error& e) {
+    throw UsageError("cannot resume run file '" + path + "': " + e.what());
+  }
+  Layout& l = impl->layout;
+  if (l.n_epochs < epochs)
+    throw UsageError("cannot resume run file '" + path + "': it holds " + std::to_string(l.n_epochs) +
+                     " epochs but the checkpoint is at epoch " + std::to_string(epochs));
+  for (auto& d : l.column_sets) h5::resize(d.get(), epochs);
+  l.n_epochs = epochs;
+  // Episodes are stored in epoch order, so the rows to keep are a prefix.
+  std::vector<long long> ep = h5::read_all<long long>(l.epoch.get());
+  auto keep = static_cast<long long>(std::lower_bound(ep.begin(), ep.end(), epochs) - ep.begin());
+  for (h5::Id d : {l.ret.get(), l.len.get(), l.rank.get(), l.epoch.get()}) h5::resize(d, keep);
+  l.n_episodes = keep;
+  impl->last_episode_epoch = keep > 0 ? ep[static_cast<std::size_t>(keep - 1)] : -1;
+  RunFile rf(std::move(impl));
+  rf.commit();  // readers see the truncated file from now on
+  return rf;
+}
+
+void RunFile::set_units(const std::string& column, const std::string& unit) {
+  h5::ErrorSilencer quiet;
+  Layout& l = impl_->layout;
+  auto it = std::find(l.columns.begin(), l.columns.end(), column);
+  if (it != l.columns.end()) {
+    h5::Id d = l.column_sets[static_cast<std::size_t>(it - l.columns.begin())].get();
+    if (H5Aexists(d, "units") > 0) h5::check_status(H5Adelete(d, "units"), "cannot replace units of " + column);
+    h5::write_attribute(d, "units", unit);
+  } else if (!l.columns.empty()) {
+    throw std::invalid_argument("run file: set_units for unknown column '" + column + "'");
+  } else {
+    impl_->pending_units.emplace_back(column, unit);
+  }
+}
+
+void RunFile::append_epoch(std::span<const std::pair<std::string, double>> row) {
+  h5::ErrorSilencer quiet;
+  Layout& l = impl_->layout;
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    check_column_name(row[i].first);
+    for (std::size_t j = 0; j < i; ++j)
+      if (row[j].first == row[i].first)
+        throw std::invalid_argument("run file: column '" + row[i].first + "' given twice in one epoch row");
+  }
+  if (l.columns.empty()) {
+    if (row.empty()) throw std::invalid_argument("run file: an epoch row needs at least one column");
+    for (const auto& [name, unit] : impl_->pending_units)
+      if (std::none_of(row.begin(), row.end(), [&](const auto& c) { return c.first == name; }))
+        throw std::invalid_argument("run file: set_units for unknown column '" + name + "'");
+    for (const auto& [name, value] : row) {
+      l.columns.push_back(name);
+      l.column_sets.push_back(h5::create_extendable<double>(l.epochs_group.get(), name, kEpochChunk));
+    }
+    for (const auto& [name, unit] : impl_->pending_units) set_units(name, unit);
+    impl_->pending_units.clear();
+  }
+  if (row.size() != l.columns.size())
+    throw std::invalid_argument("run file: epoch row has " + std::to_string(row.size()) + " columns, the file has " +
+                                std::to_string(l.columns.size()));
+  std::vector<double> values(l.columns.size());
+  for (const auto& [name, value] : row) {
+    auto it = std::find(l.columns.begin(), l.columns.end(), name);
+    if (it == l.columns.end())
+      throw std::invalid_argument("run file: epoch row has column '" + name + "', which the file does not have");
+    values[static_cast<std::size_t>(it - l.columns.begin())] = value;
+  }
+  try {
+    for (std::size_t i = 0; i < values.size(); ++i)
+      h5::append<double>(l.column_sets[i].get(), std::span<const double>(&values[i], 1));
+  } catch (...) {
+    const hsize_t n[1] = {hsize_t(l.n_epochs)};
+    for (auto& d : l.column_sets) H5Dset_extent(d.get(), n);
+    throw;  // all columns keep the same length
+  }
+  ++l.n_epochs;
+}
+
+void RunFile::append_episodes(std::span<const double> ret, std::span<const long long> len,
+                              std::span<const int> rank, long long epoch) {
+  h5::ErrorSilencer quiet;
+  Layout& l = impl_->layout;
+  if (len.size() != ret.size() || rank.size() != ret.size())
+    throw std::invalid_argument("run file: append_episodes needs spans of equal length");
+  if (epoch < l.n_epochs - 1 || epoch > l.n_epochs || epoch < impl_->last_episode_epoch)
+    throw std::invalid_argument("run file: episodes for epoch " + std::to_string(epoch) + " appended when " +
+                                std::to_string(l.n_epochs) + " epoch rows exist (expected the current epoch)");
+  if (ret.empty()) return;
+  const std::vector<long long> epoch_col(ret.size(), epoch);
+  try {
+    h5::append<double>(l.ret.get(), ret);
+    h5::append<long long>(l.len.get(), len);
+    h5::append<int>(l.rank.get(), rank);
+    h5::append<long long>(l.epoch.get(), epoch_col);
+  } catch (...) {
+    const hsize_t n[1] = {hsize_t(l.n_episodes)};
+    for (h5::Id d : {l.ret.get(), l.len.get(), l.rank.get(), l.epoch.get()}) H5Dset_extent(d, n);
+    throw;
+  }
+  l.n_episodes += static_cast<long long>(ret.size());
+  impl_->last_episode_epoch = epoch;
+}
+
+void RunFile::commit() {
+  h5::ErrorSilencer quiet;
+  const h5::Id f = impl_->file.get();
+  const std::string what = "cannot commit run file '" + impl_->path + "'";
+  h5::check_status(H5Fflush(f, H5F_SCOPE_GLOBAL), what);
+  ssize_t size = H5Fget_file_image(f, nullptr, 0);
+  h5::check(size, what);
+  std::vector<char> image(static_cast<std::size_t>(size));
+  h5::check(H5Fget_file_image(f, image.data(), image.size()), what);
+  write_atomically(impl_->path, image);
+}
+
+long long RunFile::epochs() const { return impl_->layout.n_epochs; }
+long long RunFile::episodes() const { return impl_->layout.n_episodes; }
+const std::vector<std::string>& RunFile::columns() const { return impl_->layout.columns; }
+const std::string& RunFile::path() const { return impl_->path; }
+
+const RunData::Column& RunData::column(std::string_view name) const {
+  for (const auto& c : epochs)
+    if (c.name == name) return c;
+  throw std::out_of_range("run file has no column /epochs/" + std::string(name));
+}
+
+const AttrValue& RunData::attribute(std::string_view name) const {
+  for (const auto& [n, v] : attributes)
+    if (n == name) return v;
+  throw std::out_of_range("run file has no attribute '" + std::string(name) + "'");
+}
+
+RunData read_run_file(const std::string& path) {
+  h5::ErrorSilencer quiet;
+  if (!path_exists(path)) throw UsageError("run file '" + path + "' does not exist");
+  RunData out;
+  try {
+    // No lock: the writer never modifies the file in place (see commit()).
+    h5::PropList fapl(h5::check(H5Pcreate(H5P_FILE_ACCESS), "cannot create property list"));
+    h5::check_status(H5Pset_file_locking(fapl.get(), 0, 1), "cannot disable HDF5 file locking");
+    h5::File file(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), "HDF5 cannot open it"));
+    Layout l = open_layout(file.get());
+    out.attributes = h5::read_attributes(file.get());
+    for (std::size_t i = 0; i < l.columns.size(); ++i) {
+      RunData::Column c{l.columns[i], "", h5::read_all<double>(l.column_sets[i].get())};
+      if (H5Aexists(l.column_sets[i].get(), "units") > 0) {
+        auto u = h5::read_attribute(l.column_sets[i].get(), "units");
+        if (auto* s = std::get_if<std::string>(&u)) c.unit = *s;
+      }
+      out.epochs.push_back(std::move(c));
+    }
+    out.episode_return = h5::read_all<double>(l.ret.get());
+    out.episode_length = h5::read_all<long long>(l.len.get());
+    out.episode_rank = h5::read_all<int>(l.rank.get());
+    out.episode_epoch = h5::read_all<long long>(l.epoch.get());
+  } catch (const h5::Error& e) {
+    throw UsageError("cannot read run file '" + path + "': " + e.what());
+  }
+  return out;
+}
+
+}  // namespace rlmpi::io
