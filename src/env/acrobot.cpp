@@ -36,7 +36,10 @@ Space acrobot_obs_space(const AcrobotParams& p) {
 
 Acrobot::Acrobot(const AcrobotParams& p)
     : EnvBase("Acrobot-v1", acrobot_obs_space(p), Space::discrete(3), p.max_episode_steps, 4),
-      p_(p) {}
+      p_(p),
+      sq_lc1_(sq(p.link_com_pos_1)),
+      sq_l1_(sq(p.link_length_1)),
+      sq_lc2_(sq(p.link_com_pos_2)) {}
 
 void Acrobot::draw_initial_state() {
   // Gymnasium: uniform(-0.1, 0.1, size=4) from NumPy's PCG64, then .astype(float32). We draw
@@ -50,18 +53,21 @@ void Acrobot::dsdt(const double* y, double a, double* dy) const {
   const double lc1 = p_.link_com_pos_1, lc2 = p_.link_com_pos_2;
   const double i1 = p_.link_moi, i2 = p_.link_moi, g = p_.gravity;
   const double theta1 = y[0], theta2 = y[1], dtheta1 = y[2], dtheta2 = y[3];
+  // Gymnasium calls cos(theta2)/sin(theta2) several times; one call each gives the same bits.
+  const double cos2 = std::cos(theta2), sin2 = std::sin(theta2);
+  const double lc1_sq = sq_lc1_, l1_sq = sq_l1_, lc2_sq = sq_lc2_;  // pow() of constants
 
-  const double d1 = m1 * sq(lc1) + m2 * (sq(l1) + sq(lc2) + 2 * l1 * lc2 * std::cos(theta2)) +
+  const double d1 = m1 * lc1_sq + m2 * (l1_sq + lc2_sq + 2 * l1 * lc2 * cos2) +
                     i1 + i2;
-  const double d2 = m2 * (sq(lc2) + l1 * lc2 * std::cos(theta2)) + i2;
+  const double d2 = m2 * (lc2_sq + l1 * lc2 * cos2) + i2;
   const double phi2 = m2 * lc2 * g * std::cos(theta1 + theta2 - kPi / 2.0);
-  const double phi1 = -m2 * l1 * lc2 * sq(dtheta2) * std::sin(theta2) -
-                      2 * m2 * l1 * lc2 * dtheta2 * dtheta1 * std::sin(theta2) +
+  const double phi1 = -m2 * l1 * lc2 * sq(dtheta2) * sin2 -
+                      2 * m2 * l1 * lc2 * dtheta2 * dtheta1 * sin2 +
                       (m1 * lc1 + m2 * l1) * g * std::cos(theta1 - kPi / 2) + phi2;
   // "book" variant (with the dtheta1**2 term).
   const double ddtheta2 =
-      (a + d2 / d1 * phi1 - m2 * l1 * lc2 * sq(dtheta1) * std::sin(theta2) - phi2) /
-      (m2 * sq(lc2) + i2 - sq(d2) / d1);
+      (a + d2 / d1 * phi1 - m2 * l1 * lc2 * sq(dtheta1) * sin2 - phi2) /
+      (m2 * lc2_sq + i2 - sq(d2) / d1);
   const double ddtheta1 = -(d2 * ddtheta2 + phi1) / d1;
   dy[0] = dtheta1;
   dy[1] = dtheta2;

@@ -42,6 +42,8 @@ class Acrobot final : public EnvBase {
   void dsdt(const double* y, double a, double* dy) const;
 
   AcrobotParams p_;
+  // lc1**2, l1**2, lc2**2: Gymnasium recomputes these pow() calls every time; same bits.
+  double sq_lc1_, sq_l1_, sq_lc2_;
   double s_[4] = {};  // theta1, theta2, dtheta1, dtheta2
   // True while the state is Gymnasium's float32 reset array (before the first step): the
   // observation then uses float32 cos/sin.
