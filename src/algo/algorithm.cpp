@@ -1,5 +1,7 @@
 #include "rlmpi/algo/algorithm.hpp"
 
+#include <stdexcept>
+
 #include "rlmpi/core/error.hpp"
 
 namespace rlmpi::algo {
@@ -36,6 +38,31 @@ ValueFit fit_value(ActorCritic& ac, nn::Adam<Scalar>& opt, const Matrix& obs, co
   fit.loss_after = comm.average(ac.v->mse_grad(ac.v_params, obs, ret, grad));
   if (iters == 0) fit.loss_before = fit.loss_after;
   return fit;
+}
+
+const NamedArray& find_array(const std::vector<NamedArray>& in, const std::string& name) {
+  for (const auto& a : in)
+    if (a.name == name) return a;
+  throw std::invalid_argument("algorithm state has no array '" + name + "'");
+}
+
+void append_adam_state(std::vector<NamedArray>& out, const std::string& prefix, const nn::Adam<Scalar>& opt) {
+  const auto& st = opt.state();
+  out.push_back({prefix + ".m", std::vector<double>(st.m.data(), st.m.data() + st.m.size())});
+  out.push_back({prefix + ".v", std::vector<double>(st.v.data(), st.v.data() + st.v.size())});
+  out.push_back({prefix + ".t", {static_cast<double>(st.t)}});
+}
+
+void restore_adam_state(const std::vector<NamedArray>& in, const std::string& prefix, nn::Adam<Scalar>& opt) {
+  const auto& m = find_array(in, prefix + ".m").data;
+  const auto& v = find_array(in, prefix + ".v").data;
+  const auto& t = find_array(in, prefix + ".t").data;
+  if (t.size() != 1) throw std::invalid_argument("algorithm state: bad size of " + prefix + ".t");
+  nn::Adam<Scalar>::State st;
+  st.m = Eigen::Map<const Vector>(m.data(), static_cast<Index>(m.size()));
+  st.v = Eigen::Map<const Vector>(v.data(), static_cast<Index>(v.size()));
+  st.t = static_cast<std::int64_t>(t[0]);
+  opt.set_state(std::move(st));
 }
 
 std::unique_ptr<Algorithm> make_algorithm(const Config& cfg, const ActorCritic& ac) {

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <stdexcept>
 
 #include "rlmpi/algo/algorithm.hpp"
 #include "rlmpi/algo/objectives.hpp"
@@ -36,7 +37,20 @@ class Ppo final : public Algorithm {
     return {"clip_frac", "stop_iter"};
   }
 
-  double beta() const { return beta_; }
+  std::vector<NamedArray> state() const override {
+    std::vector<NamedArray> s;
+    append_adam_state(s, "pi_adam", pi_opt_);
+    append_adam_state(s, "v_adam", v_opt_);
+    s.push_back({"beta", {beta_}});
+    return s;
+  }
+  void set_state(const std::vector<NamedArray>& s) override {
+    restore_adam_state(s, "pi_adam", pi_opt_);
+    restore_adam_state(s, "v_adam", v_opt_);
+    const auto& b = find_array(s, "beta").data;
+    if (b.size() != 1) throw std::invalid_argument("algorithm state: bad size of beta");
+    beta_ = b[0];
+  }
 
   UpdateStats update(ActorCritic& ac, const RolloutBuffer& b, UpdateContext& ctx) override {
     const mpi::Comm& comm = ctx.comm;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <span>
 #include <stdexcept>
@@ -46,6 +47,50 @@ double extra_value(const UpdateStats& u, const std::string& extra) {
   if (extra == "beta") return u.beta;
   return u.backtrack_iters;
 }
+
+// Little binary writer/reader for a rank's state blob (host byte order: a checkpoint is
+// resumed on the same kind of machine).
+class BlobWriter {
+ public:
+  template <class T>
+  void put(const T& v) {
+    const char* p = reinterpret_cast<const char*>(&v);
+    out.append(p, sizeof(T));
+  }
+  void put_doubles(const std::vector<double>& v) {
+    put(static_cast<std::uint64_t>(v.size()));
+    for (double x : v) put(x);
+  }
+  std::string out;
+};
+
+class BlobReader {
+ public:
+  explicit BlobReader(const std::string& s) : s_(s) {}
+  template <class T>
+  T get() {
+    if (pos_ + sizeof(T) > s_.size()) throw std::invalid_argument("rank state is truncated");
+    T v;
+    std::memcpy(&v, s_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return v;
+  }
+  std::vector<double> get_doubles() {
+    const auto n = get<std::uint64_t>();
+    if (n > (s_.size() - pos_) / sizeof(double)) throw std::invalid_argument("rank state is truncated");
+    std::vector<double> v(n);
+    for (auto& x : v) x = get<double>();
+    return v;
+  }
+  bool done() const { return pos_ == s_.size(); }
+
+ private:
+  const std::string& s_;
+  std::size_t pos_ = 0;
+};
+
+constexpr std::uint32_t kBlobMagic = 0x524c5253;  // "RLRS"
+constexpr std::uint32_t kBlobVersion = 1;
 
 }  // namespace
 
@@ -92,6 +137,80 @@ std::vector<std::string> Trainer::columns() const {
   for (const auto& x : algo_->extra_columns()) c.push_back(column_name(x));
   for (const char* name : {"Episodes", "Time", "TimeRollout", "TimeUpdate", "StepsPerSecond"}) c.push_back(name);
   return c;
+}
+
+TrainerState Trainer::state() const {
+  TrainerState st;
+  st.epoch = epoch_;
+  st.total_steps = total_steps_;
+  st.elapsed_seconds = now_seconds() - start_time_;
+  st.arrays.push_back({"pi_params", std::vector<double>(ac_.pi_params.data(), ac_.pi_params.data() + ac_.pi_params.size())});
+  st.arrays.push_back({"v_params", std::vector<double>(ac_.v_params.data(), ac_.v_params.data() + ac_.v_params.size())});
+  for (auto& a : algo_->state()) st.arrays.push_back(std::move(a));
+
+  BlobWriter w;
+  w.put(kBlobMagic);
+  w.put(kBlobVersion);
+  for (std::uint64_t x : rng_.state()) w.put(x);
+  w.put(static_cast<std::uint64_t>(envs_.size()));
+  for (std::size_t e = 0; e < envs_.size(); ++e) {
+    const env::Snapshot snap = envs_[e]->snapshot();
+    w.put_doubles(snap.state);
+    w.put_doubles(snap.extra);
+    w.put(static_cast<std::int64_t>(snap.elapsed_steps));
+    for (std::uint64_t x : snap.rng) w.put(x);
+    w.put(ep_ret_[e]);
+    w.put(ep_len_[e]);
+    const auto row = obs_.row(static_cast<Index>(e));
+    w.put_doubles(std::vector<double>(row.data(), row.data() + row.size()));
+  }
+  st.rank_blob = std::move(w.out);
+  return st;
+}
+
+void Trainer::restore(const TrainerState& st) {
+  const auto& pi = find_array(st.arrays, "pi_params").data;
+  const auto& v = find_array(st.arrays, "v_params").data;
+  if (static_cast<Index>(pi.size()) != ac_.pi_params.size() || static_cast<Index>(v.size()) != ac_.v_params.size())
+    throw std::invalid_argument("network shape differs from the checkpoint's (pi " + std::to_string(pi.size()) +
+                                ", v " + std::to_string(v.size()) + " parameters there, " +
+                                std::to_string(ac_.pi_params.size()) + " and " +
+                                std::to_string(ac_.v_params.size()) + " here)");
+  BlobReader r(st.rank_blob);
+  if (r.get<std::uint32_t>() != kBlobMagic || r.get<std::uint32_t>() != kBlobVersion)
+    throw std::invalid_argument("rank state has an unknown format");
+  Rng::State rs;
+  for (auto& x : rs) x = r.get<std::uint64_t>();
+  if (r.get<std::uint64_t>() != envs_.size())
+    throw std::invalid_argument("the checkpoint has a different number of environments per rank");
+  std::vector<env::Snapshot> snaps(envs_.size());
+  std::vector<double> ret(envs_.size()), len(envs_.size());
+  Matrix obs(obs_.rows(), obs_.cols());
+  for (std::size_t e = 0; e < envs_.size(); ++e) {
+    snaps[e].state = r.get_doubles();
+    snaps[e].extra = r.get_doubles();
+    snaps[e].elapsed_steps = r.get<std::int64_t>();
+    for (auto& x : snaps[e].rng) x = r.get<std::uint64_t>();
+    ret[e] = r.get<double>();
+    len[e] = r.get<double>();
+    const std::vector<double> o = r.get_doubles();
+    if (static_cast<Index>(o.size()) != obs_.cols()) throw std::invalid_argument("observation size differs");
+    std::copy(o.begin(), o.end(), obs.row(static_cast<Index>(e)).data());
+  }
+  if (!r.done()) throw std::invalid_argument("rank state has trailing bytes");
+
+  // Everything validated: apply.
+  algo_->set_state(st.arrays);
+  ac_.pi_params = Eigen::Map<const Vector>(pi.data(), static_cast<Index>(pi.size()));
+  ac_.v_params = Eigen::Map<const Vector>(v.data(), static_cast<Index>(v.size()));
+  rng_.set_state(rs);
+  for (std::size_t e = 0; e < envs_.size(); ++e) envs_[e]->restore(snaps[e]);
+  ep_ret_ = ret;
+  ep_len_ = len;
+  obs_ = obs;
+  epoch_ = static_cast<int>(st.epoch);
+  total_steps_ = st.total_steps;
+  start_time_ = now_seconds() - st.elapsed_seconds;
 }
 
 void Trainer::collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, std::vector<double>& vvals) {

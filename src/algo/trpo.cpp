@@ -21,6 +21,12 @@ class Trpo final : public Algorithm {
       : cfg_(cfg), v_opt_(ac.v_params.size(), static_cast<Scalar>(cfg.vf_lr)) {}
 
   std::vector<std::string> extra_columns() const override { return {"backtrack_iters"}; }
+  std::vector<NamedArray> state() const override {
+    std::vector<NamedArray> s;
+    append_adam_state(s, "v_adam", v_opt_);
+    return s;
+  }
+  void set_state(const std::vector<NamedArray>& s) override { restore_adam_state(s, "v_adam", v_opt_); }
 
   UpdateStats update(ActorCritic& ac, const RolloutBuffer& b, UpdateContext& ctx) override {
     const mpi::Comm& comm = ctx.comm;

@@ -17,6 +17,18 @@ class Vpg final : public Algorithm {
 
   std::vector<std::string> extra_columns() const override { return {}; }
 
+  std::vector<NamedArray> state() const override {
+    std::vector<NamedArray> s;
+    append_adam_state(s, "pi_adam", pi_opt_);
+    append_adam_state(s, "v_adam", v_opt_);
+    return s;
+  }
+  void set_state(const std::vector<NamedArray>& s) override {
+    restore_adam_state(s, "pi_adam", pi_opt_);
+    restore_adam_state(s, "v_adam", v_opt_);
+  }
+
+
   UpdateStats update(ActorCritic& ac, const RolloutBuffer& b, UpdateContext& ctx) override {
     const mpi::Comm& comm = ctx.comm;
     auto& pi = *ac.pi;

@@ -131,3 +131,46 @@ TEST_CASE("steps per epoch must divide over ranks and envs") {
   c = small("ppo", "NoSuchEnv-v0");
   CHECK_THROWS_AS(algo::Trainer(c, world()), UsageError);
 }
+
+TEST_CASE("restoring a saved state continues bit for bit") {
+  for (const char* algo : {"vpg", "trpo", "ppo"}) {
+    for (const char* env : {"CartPole-v1", "MountainCarContinuous-v0"}) {
+      CAPTURE(algo);
+      CAPTURE(env);
+      Config cfg = small(algo, env);
+      cfg.envs_per_rank = 2;
+      if (std::string(algo) == "ppo") cfg.ppo_variant = "penalty";
+      algo::Trainer straight(cfg, world());
+      straight.run_epoch();
+      straight.run_epoch();
+      const algo::TrainerState saved = straight.state();
+      const auto r3 = straight.run_epoch();
+      const auto r4 = straight.run_epoch();
+
+      algo::Trainer resumed(cfg, world());
+      resumed.restore(saved);
+      CHECK(resumed.epoch() == 2);
+      const auto q3 = resumed.run_epoch();
+      const auto q4 = resumed.run_epoch();
+      for (const auto* pair : {&r3, &r4}) {
+        const auto& q = pair == &r3 ? q3 : q4;
+        for (std::size_t i = 0; i < pair->stats.size(); ++i) {
+          if (is_timing(pair->stats[i].first)) continue;
+          CAPTURE(pair->stats[i].first);
+          const double x = pair->stats[i].second, y = q.stats[i].second;
+          CHECK(std::memcmp(&x, &y, sizeof x) == 0);
+        }
+      }
+      CHECK(resumed.actor_critic().pi_params == straight.actor_critic().pi_params);
+      CHECK(resumed.actor_critic().v_params == straight.actor_critic().v_params);
+    }
+  }
+}
+
+TEST_CASE("a state from another network shape is refused") {
+  algo::Trainer a(small("ppo", "CartPole-v1"), world());
+  Config other = small("ppo", "CartPole-v1");
+  other.hid = {8};
+  algo::Trainer b(other, world());
+  CHECK_THROWS_AS(b.restore(a.state()), std::invalid_argument);
+}

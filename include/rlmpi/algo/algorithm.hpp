@@ -44,6 +44,13 @@ struct UpdateContext {
   Rng& rng;  // per-rank stream (minibatch shuffling)
 };
 
+// A named flat array of an algorithm's state (optimizer moments, counters, PPO beta), for
+// checkpoints. Integers are stored as doubles (exact below 2^53).
+struct NamedArray {
+  std::string name;
+  std::vector<double> data;
+};
+
 class Algorithm {
  public:
   virtual ~Algorithm() = default;
@@ -52,7 +59,16 @@ class Algorithm {
   virtual UpdateStats update(ActorCritic& ac, const RolloutBuffer& buf, UpdateContext& ctx) = 0;
   // Names of the algorithm-specific columns among clip_frac, stop_iter, beta, backtrack_iters.
   virtual std::vector<std::string> extra_columns() const = 0;
+  // Everything besides the network parameters that the next update depends on.
+  virtual std::vector<NamedArray> state() const = 0;
+  // Restores state(); throws std::invalid_argument when names or sizes do not match.
+  virtual void set_state(const std::vector<NamedArray>& s) = 0;
 };
+
+// Helpers for Algorithm::state(): an Adam optimizer as arrays "<prefix>.m", ".v", ".t".
+void append_adam_state(std::vector<NamedArray>& out, const std::string& prefix, const nn::Adam<Scalar>& opt);
+void restore_adam_state(const std::vector<NamedArray>& in, const std::string& prefix, nn::Adam<Scalar>& opt);
+const NamedArray& find_array(const std::vector<NamedArray>& in, const std::string& name);
 
 std::unique_ptr<Algorithm> make_vpg(const Config& cfg, const ActorCritic& ac);
 std::unique_ptr<Algorithm> make_trpo(const Config& cfg, const ActorCritic& ac);

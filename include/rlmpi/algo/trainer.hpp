@@ -29,6 +29,15 @@ struct EpochResult {
   double get(const std::string& name) const;
 };
 
+// Everything needed to continue a run bit for bit at an epoch boundary (checkpoints).
+struct TrainerState {
+  long long epoch = 0;
+  long long total_steps = 0;
+  double elapsed_seconds = 0;       // the Time column continues from here
+  std::vector<NamedArray> arrays;   // "pi_params", "v_params" and the algorithm's state: same on all ranks
+  std::string rank_blob;            // this rank's RNG, environment snapshots and observations
+};
+
 class Trainer {
  public:
   // Validates what depends on the run (environment id, divisibility of steps over ranks and
@@ -43,6 +52,11 @@ class Trainer {
   const ActorCritic& actor_critic() const { return ac_; }
   ActorCritic& actor_critic() { return ac_; }
   const Config& config() const { return cfg_; }
+  // Between epochs: the state to checkpoint / restore it (throws std::invalid_argument on a
+  // state from another configuration).
+  TrainerState state() const;
+  void restore(const TrainerState& s);
+
   // Column names in the order run_epoch() reports them.
   std::vector<std::string> columns() const;
 
