@@ -243,7 +243,7 @@ void Mlp<T>::backward(const T* params, const Eigen::Ref<const MatrixX<T>>& dy, T
       activation_backward(act_buf(l), dh, n * in);
       d = dh;
       ld = in;
-    } else {
+    } else if (dx != nullptr) {
       dx->resize(n, in);
       *dx = ConstRowMap<T>(dh, n, in);
     }
