@@ -5,6 +5,7 @@
 #include "rlmpi/env/acrobot.hpp"
 #include "rlmpi/env/cartpole.hpp"
 #include "rlmpi/env/env.hpp"
+#include "rlmpi/env/locomotion.hpp"
 #include "rlmpi/env/mountain_car.hpp"
 #include "rlmpi/env/mountain_car_continuous.hpp"
 #include "rlmpi/env/pendulum.hpp"
@@ -23,6 +24,11 @@ std::unique_ptr<Env> make_default() {
   return std::make_unique<E>();
 }
 
+template <class E, GymVersion V>
+std::unique_ptr<Env> make_version() {
+  return std::make_unique<E>(V);
+}
+
 // Add new environments here; list_envs() and error messages follow this order.
 constexpr Registration kRegistry[] = {
     {"CartPole-v1", &make_default<CartPole>},
@@ -30,6 +36,16 @@ constexpr Registration kRegistry[] = {
     {"MountainCar-v0", &make_default<MountainCar>},
     {"MountainCarContinuous-v0", &make_default<MountainCarContinuous>},
     {"Pendulum-v1", &make_default<Pendulum>},
+    {"HalfCheetah-v5", &make_version<HalfCheetah, GymVersion::v5>},
+    {"Hopper-v5", &make_version<Hopper, GymVersion::v5>},
+    {"Walker2d-v5", &make_version<Walker2d, GymVersion::v5>},
+    {"Swimmer-v5", &make_version<Swimmer, GymVersion::v5>},
+    {"Ant-v5", &make_version<Ant, GymVersion::v5>},
+    {"HalfCheetah-v4", &make_version<HalfCheetah, GymVersion::v4>},
+    {"Hopper-v4", &make_version<Hopper, GymVersion::v4>},
+    {"Walker2d-v4", &make_version<Walker2d, GymVersion::v4>},
+    {"Swimmer-v4", &make_version<Swimmer, GymVersion::v4>},
+    {"Ant-v4", &make_version<Ant, GymVersion::v4>},
 };
 
 }  // namespace

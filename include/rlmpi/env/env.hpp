@@ -46,6 +46,14 @@ struct StepResult {
   bool truncated = false;
 };
 
+// One named number an env reports about its last step: Gymnasium's numeric `info` entries,
+// e.g. {"reward_forward", 1.3} or {"x_position", 0.2}. `name` is a string literal owned by the
+// env's code (valid for the whole program).
+struct InfoTerm {
+  const char* name = "";
+  double value = 0;
+};
+
 // Everything needed to continue an episode exactly (checkpoints): the physical state, hidden
 // flags and counters, the time-limit counter and the env's RNG state.
 struct Snapshot {
@@ -81,6 +89,17 @@ class Env {
 
   virtual Snapshot snapshot() const = 0;
   virtual void restore(const Snapshot& s) = 0;
+
+  // Named per-step numbers of the last step (reward terms such as reward_forward / reward_ctrl,
+  // and diagnostics such as x_velocity), with Gymnasium's key names. Allocation-free: the span
+  // points into the env, and each env reports the same names in the same order on every call,
+  // so a trainer can accumulate per-epoch means by index and read the names once. Values are
+  // overwritten by every step() and zeroed by reset()/set_state(). Empty by default.
+  virtual std::span<const InfoTerm> info() const { return {}; }
+  // True when the last step() ended the episode because the simulation became numerically
+  // unstable (non-finite or huge state): that step returned terminated = true and reward 0,
+  // and the env was put back to its model's reference state. Cleared by the next step/reset.
+  virtual bool diverged() const { return false; }
 
   int obs_dim() const { return observation_space().dim(); }
   int act_dim() const { return action_space().dim(); }
