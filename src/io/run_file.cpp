@@ -23,68 +23,6 @@ constexpr long long kEpochChunk = 1024;
 constexpr long long kEpisodeChunk = 4096;
 constexpr const char* kFormatAttr = "rlmpi_file_format";
 
-[[noreturn]] void throw_errno(const std::string& what) {
-  throw std::runtime_error(what + ": " + std::strerror(errno));
-}
-
-// Closes a POSIX file descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
-// Replaces `path` by `bytes` atomically and durably: readers and crashes see either the old
-// or the new complete file, never a partial one.
-void write_atomically(const std::string& path, const std::vector<char>& bytes) {
-  const std::string tmp = path + ".tmp";
-  try {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (fd.get() < 0) throw_errno("cannot create '" + tmp + "'");
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_errno("cannot write '" + tmp + "'");
-      done += static_cast<std::size_t>(n);
-    }
-    // Data must be on disk before the rename makes it the file, or a power loss could leave
-    // a renamed but empty file.
-    if (::fsync(fd.get()) != 0) throw_errno("cannot fsync '" + tmp + "'");
-    if (::close(fd.release()) != 0) throw_errno("cannot close '" + tmp + "'");
-    if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("cannot rename '" + tmp + "' to '" + path + "'");
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  // Persist the rename itself (the directory entry).
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  Fd dfd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.get() >= 0 && ::fsync(dfd.get()) != 0 && errno != EINVAL)
-    throw_errno("cannot fsync directory '" + dir + "'");
-}
-
-// The writer's file lives in memory (core driver, no backing store); HDF5 never touches the
-// path after opening, and takes no file lock, so readers holding the file open do not block us.
-h5::PropList memory_fapl() {
-  h5::PropList fapl(h5::check(H5Pcreate(H5P_FILE_ACCESS), "cannot create property list"));
-  h5::check_status(H5Pset_fapl_core(fapl.get(), 1 << 20, 0), "cannot select the HDF5 core driver");
-  h5::check_status(H5Pset_file_locking(fapl.get(), 0, 1), "cannot disable HDF5 file locking");
-  // Objects in the 1.8 format at most, so that any HDF5 >= 1.8 (and h5py) reads the file.
-  h5::check_status(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_EARLIEST, H5F_LIBVER_V18),
-                   "cannot set HDF5 format bounds");
-  return fapl;
-}
-
 bool path_exists(const std::string& path) {
   std::error_code ec;
   return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
@@ -182,7 +120,7 @@ RunFile RunFile::create(const std::string& path, const Attributes& attrs) {
   const unsigned order = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
   h5::check_status(H5Pset_attr_creation_order(fcpl.get(), order), "cannot set attribute order");
   h5::check_status(H5Pset_link_creation_order(fcpl.get(), order), "cannot set link order");
-  h5::PropList fapl = memory_fapl();
+  h5::PropList fapl = h5::memory_fapl();
   impl->file = h5::File(h5::check(H5Fcreate(path.c_str(), H5F_ACC_EXCL, fcpl.get(), fapl.get()),
                                   "cannot create run file '" + path + "'"));
   const h5::Id root = impl->file.get();
@@ -220,7 +158,7 @@ RunFile RunFile::open_for_resume(const std::string& path, long long epochs) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   try {
-    h5::PropList fapl = memory_fapl();
+    h5::PropList fapl = h5::memory_fapl();
     impl->file = h5::File(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), "HDF5 cannot open it"));
     impl->layout = open_layout(impl->file.get());
   } catch (const h5::Error& e) {
@@ -329,12 +267,7 @@ void RunFile::commit() {
   h5::ErrorSilencer quiet;
   const h5::Id f = impl_->file.get();
   const std::string what = "cannot commit run file '" + impl_->path + "'";
-  h5::check_status(H5Fflush(f, H5F_SCOPE_GLOBAL), what);
-  ssize_t size = H5Fget_file_image(f, nullptr, 0);
-  h5::check(size, what);
-  std::vector<char> image(static_cast<std::size_t>(size));
-  h5::check(H5Fget_file_image(f, image.data(), image.size()), what);
-  write_atomically(impl_->path, image);
+  h5::write_image_atomically(f, impl_->path, what);
 }
 
 long long RunFile::epochs() const { return impl_->layout.n_epochs; }
@@ -360,8 +293,7 @@ RunData read_run_file(const std::string& path) {
   RunData out;
   try {
     // No lock: the writer never modifies the file in place (see commit()).
-    h5::PropList fapl(h5::check(H5Pcreate(H5P_FILE_ACCESS), "cannot create property list"));
-    h5::check_status(H5Pset_file_locking(fapl.get(), 0, 1), "cannot disable HDF5 file locking");
+    h5::PropList fapl = h5::unlocked_read_fapl();
     h5::File file(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), "HDF5 cannot open it"));
     Layout l = open_layout(file.get());
     out.attributes = h5::read_attributes(file.get());

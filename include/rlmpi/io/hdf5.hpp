@@ -111,4 +111,16 @@ AttrValue read_attribute(Id obj, const std::string& name);
 // Every attribute of `obj`, in creation order when tracked.
 Attributes read_attributes(Id obj);
 
+// ---- whole-file snapshots (run files and checkpoints)
+// Access properties for a writer that keeps the file in memory (core driver, no backing store,
+// no file lock, objects in the 1.8 format so any HDF5 >= 1.8 reads them).
+PropList memory_fapl();
+// Access properties for a reader that takes no lock (files are only ever replaced, never
+// modified in place).
+PropList unlocked_read_fapl();
+// Replaces `path` by the in-memory file's current image atomically and durably: write
+// "<path>.tmp", fsync, rename over `path`, fsync the directory. Readers and crashes see the old
+// or the new complete file, never a partial one. Errors start with `what`.
+void write_image_atomically(Id file, const std::string& path, const std::string& what);
+
 }  // namespace rlmpi::io::h5
