@@ -9,8 +9,9 @@
 //   [ W_0 | b_0 | W_1 | b_1 | ... ]
 //   W_l: out_l x in_l, row-major (the torch.nn.Linear.weight layout), y = W x + b.
 //   b_l: out_l.
-// Row-major out x in makes every GEMM a plain Eigen GEMM on the row-major N x dim batches (the
-// kernel packs both operands anyway; measured: no faster layout) and matches PyTorch state dicts.
+// Row-major out x in matches PyTorch state dicts. Speed does not depend on the choice: Eigen's
+// GEMM packs both operands into its own panel format whatever their storage order, and the
+// large operands are the N x dim batches, not W.
 //
 // Batches are N x dim, one sample per row. Hidden layers use the activation, the output layer
 // is the identity.
