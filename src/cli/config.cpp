@@ -205,7 +205,20 @@ const std::vector<OptionSpec>& option_table() {
        },
        [](const Config& c) { return fmt(c.backtrack_coeff); }},
       {"Output", "out", "run directory (default runs/<algo>-<env>-s<seed>-<timestamp>)",
-       [](Config& c, const std::string& v) { c.out = v; }, [](const Config& c) { return c.out; }},
+       [](Config& c, const std::string& v) {
+         if (v.empty()) bad("out", v, "a directory path");
+         c.out = v;
+       },
+       [](const Config& c) { return c.out; }},
+      {"Output", "resume", "continue a run: 'auto' (if --out holds a checkpoint, else start), or a run directory or checkpoint file",
+       [](Config& c, const std::string& v) {
+         if (v.empty()) bad("resume", v, "auto, a run directory or a checkpoint file");
+         c.resume = v;
+       },
+       [](const Config& c) { return c.resume; }},
+      {"Output", "checkpoint-every", "epochs between checkpoints (a checkpoint is also written after the last epoch)",
+       [](Config& c, const std::string& v) { c.checkpoint_every = parse_positive_int("checkpoint-every", v); },
+       [](const Config& c) { return std::to_string(c.checkpoint_every); }},
   };
   return table;
 }
@@ -230,6 +243,7 @@ po::options_description described_options(bool with_defaults) {
       "config", po::value<std::string>()->value_name("FILE"),
       "read options from an INI file (key = value, same names); the command line wins")(
       "quiet", "do not print the per-epoch table")(
+      "force", "overwrite an existing run in --out")(
       "episodes", po::value<std::string>()->value_name("N"), "eval: number of episodes [10]")(
       "deterministic", "eval: act with the distribution's mode");
   all.add(general);
@@ -337,6 +351,7 @@ Config parse_command_line(int argc, const char* const* argv) {
   for (const auto& o : option_table())
     if (vm.count(o.name)) o.apply(cfg, vm[o.name].as<std::string>());
   cfg.quiet = vm.count("quiet") > 0;
+  cfg.force = vm.count("force") > 0;
   cfg.deterministic = vm.count("deterministic") > 0;
   if (vm.count("episodes")) cfg.eval_episodes = parse_positive_int("episodes", vm["episodes"].as<std::string>());
 

@@ -124,6 +124,50 @@ std::vector<double> Comm::gather(std::span<const double> local, int root) const 
   return out;
 }
 
+void Comm::broadcast(std::string& bytes, int root) const {
+  unsigned long long n = bytes.size();
+  MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, root, comm_);
+  bytes.resize(n);
+  MPI_Bcast(bytes.data(), static_cast<int>(n), MPI_BYTE, root, comm_);
+}
+
+std::vector<std::string> Comm::gather_bytes(const std::string& mine, int root) const {
+  const int n = size();
+  const int len = static_cast<int>(mine.size());
+  const bool am_root = rank() == root;
+  std::vector<int> counts(am_root ? static_cast<std::size_t>(n) : 0), displs(counts.size(), 0);
+  MPI_Gather(&len, 1, MPI_INT, counts.data(), 1, MPI_INT, root, comm_);
+  int total = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    displs[i] = total;
+    total += counts[i];
+  }
+  std::string all(static_cast<std::size_t>(total), '\0');
+  MPI_Gatherv(mine.data(), len, MPI_BYTE, all.data(), counts.data(), displs.data(), MPI_BYTE, root, comm_);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < counts.size(); ++i)
+    out.push_back(all.substr(static_cast<std::size_t>(displs[i]), static_cast<std::size_t>(counts[i])));
+  return out;
+}
+
+std::string Comm::scatter_bytes(const std::vector<std::string>& on_root, int root) const {
+  const bool am_root = rank() == root;
+  std::vector<int> counts, displs;
+  std::string all;
+  if (am_root) {
+    for (const auto& s : on_root) {
+      displs.push_back(static_cast<int>(all.size()));
+      counts.push_back(static_cast<int>(s.size()));
+      all += s;
+    }
+  }
+  int len = 0;
+  MPI_Scatter(counts.data(), 1, MPI_INT, &len, 1, MPI_INT, root, comm_);
+  std::string mine(static_cast<std::size_t>(len), '\0');
+  MPI_Scatterv(all.data(), counts.data(), displs.data(), MPI_BYTE, mine.data(), len, MPI_BYTE, root, comm_);
+  return mine;
+}
+
 SampleStats Comm::stats(std::span<const double> local) const {
   const std::span<const double> one[1] = {local};
   return stats(std::span<const std::span<const double>>(one, 1)).front();

@@ -130,3 +130,20 @@ TEST_CASE("gather concatenates uneven local samples on rank 0 in rank order") {
     for (double v : local_sample(r)) expected.push_back(v);
   CHECK(all == expected);
 }
+
+TEST_CASE("byte strings: broadcast, gather and scatter keep every byte") {
+  const Comm c = world();
+  std::string b = c.rank() == 0 ? std::string("ab\0cd", 5) : std::string("x");
+  c.broadcast(b);
+  CHECK(b == std::string("ab\0cd", 5));
+  const std::string mine(static_cast<std::size_t>(c.rank()) + 1, static_cast<char>('a' + c.rank()));
+  const auto all = c.gather_bytes(mine);
+  if (c.rank() == 0) {
+    REQUIRE(all.size() == static_cast<std::size_t>(c.size()));
+    for (int r = 0; r < c.size(); ++r)
+      CHECK(all[static_cast<std::size_t>(r)] == std::string(static_cast<std::size_t>(r) + 1, static_cast<char>('a' + r)));
+  }
+  std::vector<std::string> parts;
+  for (int r = 0; r < c.size(); ++r) parts.push_back("rank" + std::to_string(r) + std::string(1, '\0'));
+  CHECK(c.scatter_bytes(c.rank() == 0 ? parts : std::vector<std::string>{}) == parts[static_cast<std::size_t>(c.rank())]);
+}

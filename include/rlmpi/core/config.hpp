@@ -52,6 +52,9 @@ struct Config {
 
   // output
   std::string out;  // run directory (empty: runs/<algo>-<env>-s<seed>-<timestamp>)
+  std::string resume;         // "" (fresh run), "auto" (resume if --out holds a checkpoint), or a checkpoint / run dir
+  bool force = false;         // overwrite an existing run in --out
+  int checkpoint_every = 1;   // epochs between checkpoints (and always after the last epoch)
   bool quiet = false;
 
   std::string config_file;

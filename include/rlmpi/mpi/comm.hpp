@@ -7,6 +7,7 @@
 
 #include <Eigen/Core>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace rlmpi::mpi {
@@ -59,6 +60,11 @@ class Comm {
 
   // Gather one value per rank to every rank (rank order).
   std::vector<double> allgather(double v) const;
+  // Byte strings (checkpoint state): broadcast from root; gather every rank's string to root
+  // (index = rank, empty vector elsewhere); scatter root's strings (index = rank) to their ranks.
+  void broadcast(std::string& bytes, int root = 0) const;
+  std::vector<std::string> gather_bytes(const std::string& mine, int root = 0) const;
+  std::string scatter_bytes(const std::vector<std::string>& on_root, int root = 0) const;
   // Concatenation of every rank's values on `root`, in rank order (empty elsewhere).
   std::vector<double> gather(std::span<const double> local, int root = 0) const;
 
