@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "rlmpi/algo/trainer.hpp"
+#include "rlmpi/cli/run_lock.hpp"
 #include "rlmpi/nn/policy.hpp"
 #include "rlmpi/core/error.hpp"
 #include "rlmpi/core/signals.hpp"
@@ -89,8 +90,15 @@ RunPlan plan_run(const Config& cfg) {
   p.run_file = (fs::path(p.dir) / kRunFileName).string();
   if (!p.resume) {
     p.checkpoint = (fs::path(p.dir) / kCheckpointName).string();
+    // A run killed before its first checkpoint left no epoch behind: --resume auto restarts it.
+    auto no_epochs = [](const std::string& f) {
+      const io::RunData d = io::read_run_file(f);
+      return d.epochs.empty() || d.epochs.front().values.empty();
+    };
+    const bool empty_run =
+        cfg.resume == "auto" && !fs::exists(p.checkpoint, ec) && fs::exists(p.run_file, ec) && no_epochs(p.run_file);
     if (fs::exists(p.run_file, ec) || fs::exists(p.checkpoint, ec)) {
-      if (!cfg.force)
+      if (!cfg.force && !empty_run)
         throw UsageError("run directory '" + p.dir +
                          "' already holds a run (allowed: --resume auto to continue it, --force to overwrite it, "
                          "or another --out)");
@@ -103,6 +111,26 @@ RunPlan plan_run(const Config& cfg) {
     throw UsageError("cannot resume in '" + p.dir + "': the checkpoint is there but the run file '" + p.run_file +
                      "' is missing");
   }
+  return p;
+}
+
+// plan_run under the directory lock: the lock is taken before anything in the directory is
+// read or removed.
+RunPlan plan_run_locked(const Config& cfg, RunLock& lock) {
+  if (cfg.resume.empty() || cfg.resume == "auto") {
+    if (!cfg.out.empty()) {  // lock before plan_run may remove an old run (--force)
+      std::error_code ec;
+      fs::create_directories(cfg.out, ec);
+      if (ec) throw UsageError("cannot create run directory '" + cfg.out + "': " + ec.message());
+      lock = RunLock(cfg.out);
+      return plan_run(cfg);
+    }
+    RunPlan p = plan_run(cfg);  // a new timestamped directory
+    lock = RunLock(p.dir);
+    return p;
+  }
+  RunPlan p = plan_run(cfg);  // an explicit checkpoint: only reads, then lock its directory
+  lock = RunLock(p.dir);
   return p;
 }
 
@@ -301,18 +329,20 @@ void append_to_run_file(io::RunFile& run, const algo::EpochResult& r) {
 }  // namespace
 
 int run_train(const Config& cfg, const mpi::Comm& world) {
-  algo::Trainer trainer(cfg, world);  // throws UsageError on every rank alike, before any collective
+  check_slurm_world_size(world.size());  // same verdict on every rank, before any collective
+  algo::Trainer trainer(cfg, world);      // throws UsageError on every rank alike, before any collective
   StopSignals signals;
 
   // Rank 0 plans the run directory and reads the checkpoint; every rank learns the outcome.
   RunPlan plan;
   io::Checkpoint ckpt;
   std::optional<io::RunFile> run;
+  RunLock lock;
   int code = 0;
   std::string message;
   if (world.is_root()) {
     try {
-      plan = plan_run(cfg);
+      plan = plan_run_locked(cfg, lock);
       if (plan.resume) ckpt = load_checkpoint(plan.checkpoint, cfg, world);
     } catch (const UsageError& e) {
       code = kExitUsage;

@@ -1,0 +1,115 @@
+#include "rlmpi/cli/run_lock.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "rlmpi/core/error.hpp"
+
+namespace rlmpi::cli {
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+std::string this_host() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+struct Owner {
+  std::string job = "-", host;
+  long pid = 0;
+};
+
+Owner parse_owner(const std::string& text) {
+  Owner o;
+  std::istringstream in(text);
+  std::string field;
+  while (in >> field) {
+    const auto eq = field.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string k = field.substr(0, eq), v = field.substr(eq + 1);
+    if (k == "job") o.job = v;
+    else if (k == "host") o.host = v;
+    else if (k == "pid") o.pid = std::strtol(v.c_str(), nullptr, 10);
+  }
+  return o;
+}
+
+bool write_new(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+RunLock::RunLock(const std::string& dir) {
+  const std::string path = dir + "/rlmpi.lock";
+  const std::string job = env_or("SLURM_JOB_ID", "-");
+  const std::string me = "job=" + job + " host=" + this_host() + " pid=" + std::to_string(::getpid()) + "\n";
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (write_new(path, me)) {
+      path_ = path;
+      return;
+    }
+    if (errno != EEXIST) throw UsageError("cannot create lock file '" + path + "'");
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    const Owner o = parse_owner(text.str());
+    const bool same_host = o.host == this_host();
+    const bool dead = same_host && o.pid > 0 && ::kill(static_cast<pid_t>(o.pid), 0) != 0 && errno == ESRCH;
+    const bool requeued_self = job != "-" && o.job == job;
+    if (!dead && !requeued_self)
+      throw UsageError("run directory '" + dir + "' is in use by job " + o.job + " on host " + o.host + " (pid " +
+                       std::to_string(o.pid) + "); if that job is dead, remove '" + path + "'");
+    std::fprintf(stderr, "rlmpi: warning: taking over the stale lock '%s' of job %s on %s (pid %ld)\n", path.c_str(),
+                 o.job.c_str(), o.host.c_str(), o.pid);
+    ::unlink(path.c_str());
+  }
+  throw UsageError("cannot take the lock '" + path + "' (another process raced for it)");
+}
+
+RunLock::~RunLock() {
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+RunLock::RunLock(RunLock&& o) noexcept : path_(std::exchange(o.path_, {})) {}
+
+RunLock& RunLock::operator=(RunLock&& o) noexcept {
+  if (this != &o) {
+    if (!path_.empty()) ::unlink(path_.c_str());
+    path_ = std::exchange(o.path_, {});
+  }
+  return *this;
+}
+
+void check_slurm_world_size(int world_size) {
+  for (const char* var : {"SLURM_NTASKS", "SLURM_NPROCS"}) {
+    const char* v = std::getenv(var);
+    if (!v || !*v) continue;
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);
+    if (end && *end == '\0' && n != world_size)
+      throw UsageError(std::string(var) + "=" + v + " but the MPI world has " + std::to_string(world_size) +
+                       " rank(s) (allowed: the same number; under srun use --mpi=pmix, or launch with mpirun "
+                       "inside the allocation)");
+    return;
+  }
+}
+
+}  // namespace rlmpi::cli
