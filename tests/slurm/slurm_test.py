@@ -1,0 +1,420 @@
+#!/usr/bin/python3
+"""Tests of jobs/*.sbatch on a real single-node slurm (tools/slurm-local.sh).
+
+  slurm_test.py job      a 2-task jobs/rlmpi.sbatch job completes and writes its run file
+  slurm_test.py preempt --np N
+                         a job sent SIGUSR1 (scancel --signal=USR1 --batch) in the middle of an
+                         epoch exits 3, requeues itself, resumes by itself and ends with /epochs/*
+                         (timing columns aside) and /episodes/* bit-identical to an uninterrupted
+                         mpirun run with the same seed and ranks
+  slurm_test.py sweep    a 3-task jobs/sweep.sbatch array; tools/summary.py lists 3 seeds
+  slurm_test.py cleanup  stops the local slurm if a test of this suite started it
+
+Every wait is bounded; every poll checks that slurmctld and slurmd still run, and a failure
+names the job and its state. Jobs are cancelled on the way out. Exit 77 = skipped (slurm cannot
+start on this machine).
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+SKIP = 77
+SRC = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+SLURM_LOCAL = os.path.join(SRC, "tools", "slurm-local.sh")
+SLURM_DIR = os.environ.get("RLMPI_SLURM_DIR", "/tmp/rlmpi-slurm")
+MARKER = os.path.join(SLURM_DIR, ".started-by-ctest")
+TIMING = {"Time", "TimeRollout", "TimeUpdate", "StepsPerSecond"}
+PYTHON = "/usr/bin/python3"
+
+our_jobs = []
+
+
+class Fail(Exception):
+    pass
+
+
+def log(msg):
+    print(f"[slurm-test {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run(cmd, timeout=30, check=True, **kw):
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL, **kw)
+    except subprocess.TimeoutExpired:
+        raise Fail(f"command timed out after {timeout} s: {' '.join(cmd)}")
+    if check and p.returncode != 0:
+        raise Fail(f"command failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout}")
+    return p
+
+
+def pid_alive(name):
+    try:
+        pid = int(open(os.path.join(SLURM_DIR, name + ".pid")).read().strip())
+        os.kill(pid, 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def start_slurm():
+    up = run([SLURM_LOCAL, "status"], check=False).returncode == 0
+    if not up:
+        p = run([SLURM_LOCAL, "start"], timeout=600, check=False)
+        if p.returncode != 0:
+            print(p.stdout)
+            print("SKIP: slurm cannot start on this machine (tools/slurm-local.sh start failed, output "
+                  "above); the slurm tests are skipped", flush=True)
+            sys.exit(SKIP)
+        open(MARKER, "w").close()
+        log("started the local slurm")
+    os.environ["SLURM_CONF"] = os.path.join(SLURM_DIR, "slurm.conf")
+    for k in list(os.environ):  # never inherit a surrounding job's identity
+        if k.startswith("SLURM_") and k != "SLURM_CONF":
+            del os.environ[k]
+
+
+def job_info(jobid):
+    """scontrol show job as a dict (first record), or None when slurm no longer knows the job."""
+    p = run(["scontrol", "-o", "show", "job", str(jobid)], timeout=20, check=False)
+    if p.returncode != 0 or not p.stdout.strip():
+        if "Invalid job id" in p.stdout:
+            return None
+        raise Fail(f"scontrol show job {jobid} failed: {p.stdout.strip()} ({daemons()})")
+    recs = []
+    for line in p.stdout.strip().splitlines():
+        d = {}
+        for m in re.finditer(r"(\w+(?:/\w+)?)=(\S*)", line):
+            d.setdefault(m.group(1), m.group(2))
+        recs.append(d)
+    return recs
+
+
+def daemons():
+    return f"slurmctld {'running' if pid_alive('slurmctld') else 'NOT running'}, " \
+           f"slurmd {'running' if pid_alive('slurmd') else 'NOT running'}"
+
+
+def check_daemons(what):
+    if not (pid_alive("slurmctld") and pid_alive("slurmd")):
+        raise Fail(f"{what}: {daemons()} (see {SLURM_DIR}/log/)")
+
+
+def state_str(recs):
+    return ", ".join(f"job {r.get('JobId')} {r.get('JobState')} reason={r.get('Reason')} "
+                     f"restarts={r.get('Restarts')} exit={r.get('ExitCode')}" for r in recs)
+
+
+def wait_for(what, cond, timeout, jobid=None, interval=0.3):
+    """Polls cond() until it returns a true value; each round checks the daemons; Fail on timeout."""
+    t0 = time.time()
+    while True:
+        check_daemons(f"while waiting for {what}" + (f" (job {jobid})" if jobid else ""))
+        v = cond()
+        if v:
+            return v
+        if time.time() - t0 > timeout:
+            st = ""
+            if jobid is not None:
+                recs = job_info(jobid)
+                st = "; " + (state_str(recs) if recs else "slurm does not know the job")
+            raise Fail(f"timed out after {timeout} s waiting for {what}{st}")
+        time.sleep(interval)
+
+
+def sbatch(args, env):
+    e = dict(os.environ, **env)
+    p = run(["sbatch", "--parsable"] + args, env=e)
+    jobid = p.stdout.strip().split(";")[0].splitlines()[-1]
+    our_jobs.append(jobid)
+    log(f"submitted job {jobid}: sbatch {' '.join(args)}")
+    return jobid
+
+
+FINAL_BAD = {"FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
+             "DEADLINE", "PREEMPTED"}
+
+
+def wait_completed(jobid, timeout, out=None, expect_tasks=1):
+    """Waits until every record of jobid (array tasks included) is COMPLETED; Fail on a bad final
+    state (with the job's output file)."""
+    def cond():
+        recs = job_info(jobid)
+        if recs is None:
+            raise Fail(f"job {jobid} vanished from slurm")
+        states = [r.get("JobState") for r in recs]
+        bad = [r for r in recs if r.get("JobState") in FINAL_BAD]
+        if bad:
+            raise Fail(f"job {jobid} ended badly: {state_str(bad)}" + tail(out))
+        # a pending array record covers tasks not yet split off; wait for the expected count
+        if len(recs) >= expect_tasks and all(s == "COMPLETED" for s in states):
+            return recs
+        return None
+    try:
+        return wait_for(f"job {jobid} to complete", cond, timeout, jobid)
+    except Fail as e:
+        raise Fail(str(e) + tail(out)) if out and "--- " not in str(e) else e
+
+
+def tail(path, n=40):
+    if not path or not os.path.exists(path):
+        return ""
+    lines = open(path, errors="replace").read().splitlines()
+    return f"\n--- last lines of {path}:\n" + "\n".join(lines[-n:])
+
+
+def h5_epochs(path):
+    """Number of epochs in a run file, or 0 when it is not (yet) readable."""
+    import h5py
+    if not os.path.exists(path):
+        return 0
+    try:
+        with h5py.File(path, "r") as f:
+            if "epochs" not in f or "Epoch" not in f["epochs"]:
+                return 0
+            return len(f["epochs/Epoch"])
+    except OSError:
+        return 0
+
+
+def h5_datasets(path):
+    import h5py
+    out = {}
+    with h5py.File(path, "r") as f:
+        for grp in ("epochs", "episodes"):
+            if grp in f:
+                for name, d in f[grp].items():
+                    if isinstance(d, h5py.Dataset):
+                        out[f"{grp}/{name}"] = d[()]
+    return out
+
+
+def compare_runs(ref, got):
+    """Bit-identity of /epochs/* (timing columns aside) and /episodes/*; returns a description."""
+    a, b = h5_datasets(ref), h5_datasets(got)
+    problems = []
+    cols = sorted(k for k in set(a) | set(b) if k.split("/", 1)[1] not in TIMING or not k.startswith("epochs/"))
+    for k in cols:
+        if k not in a or k not in b:
+            problems.append(f"{k} only in {'reference' if k in a else 'resumed run'}")
+            continue
+        x, y = a[k], b[k]
+        if x.shape != y.shape or x.dtype != y.dtype:
+            problems.append(f"{k}: shape/dtype {x.shape} {x.dtype} vs {y.shape} {y.dtype}")
+        elif x.tobytes() != y.tobytes():
+            idx = [i for i in range(len(x)) if x[i:i + 1].tobytes() != y[i:i + 1].tobytes()]
+            problems.append(f"{k}: differs at rows {idx[:5]} (ref {x[idx[0]]!r} vs {y[idx[0]]!r})")
+    if problems:
+        raise Fail("resumed run differs from the uninterrupted one:\n  " + "\n  ".join(problems))
+    n = len(a.get("epochs/Epoch", []))
+    return f"{len([c for c in cols if c.startswith('epochs/')])} /epochs columns x {n} epochs and " \
+           f"{len([c for c in cols if c.startswith('episodes/')])} /episodes datasets bit-identical"
+
+
+def cancel_ours():
+    for j in our_jobs:
+        subprocess.run(["scancel", j], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=20, stdin=subprocess.DEVNULL)
+
+
+def workdir(args, name):
+    d = os.path.join(args.workdir, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d
+
+
+def job_env(args, **kw):
+    env = {"RLMPI": args.rlmpi, "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
+           "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+    env.update(kw)
+    return env
+
+
+# ----------------------------------------------------------------------------------------- tests
+def test_job(args):
+    d = workdir(args, "job")
+    out = os.path.join(d, "job-%j.out")
+    jobid = sbatch(["--ntasks=2", "--job-name=rlmpi-job", f"--chdir={d}", f"--output={out}",
+                    os.path.join(SRC, "jobs", "rlmpi.sbatch")],
+                   job_env(args, EPOCHS="4", EXTRA="--steps-per-epoch 800 --hid 16 --quiet",
+                           RUNS_ROOT=os.path.join(d, "runs")))
+    out = out.replace("%j", jobid)
+    wait_completed(jobid, args.timeout, out)
+    rf = os.path.join(d, "runs", f"rlmpi-job-{jobid}", "run.h5")
+    n = h5_epochs(rf)
+    if n != 4:
+        raise Fail(f"job {jobid} completed but {rf} has {n} epochs, expected 4" + tail(out))
+    launcher = re.findall(r"restart \d+ on \S+: (\S+)", open(out).read())
+    log(f"PASS: job {jobid} COMPLETED, {rf} has 4 epochs (launcher {launcher[0] if launcher else '?'})")
+
+
+def test_preempt(args):
+    np_ = args.np
+    d = workdir(args, f"preempt-np{np_}")
+    epochs = args.epochs
+    extra = f"--seed 7 --steps-per-epoch {args.steps} --quiet"
+    out = os.path.join(d, "job-%j.out")
+    jobid = sbatch([f"--ntasks={np_}", f"--job-name=rlmpi-preempt-np{np_}", f"--chdir={d}",
+                    f"--output={out}", os.path.join(SRC, "jobs", "rlmpi.sbatch")],
+                   job_env(args, EPOCHS=str(epochs), EXTRA=extra, RUNS_ROOT=os.path.join(d, "runs")))
+    out = out.replace("%j", jobid)
+    rf = os.path.join(d, "runs", f"rlmpi-preempt-np{np_}-{jobid}", "run.h5")
+
+    def running_with_2_epochs():
+        recs = job_info(jobid)
+        st = recs[0].get("JobState") if recs else None
+        if st in FINAL_BAD or st == "COMPLETED":
+            raise Fail(f"job {jobid} reached {st} before it could be preempted" + tail(out))
+        return st == "RUNNING" and h5_epochs(rf) >= 2
+    wait_for(f"{rf} to hold 2 epochs", running_with_2_epochs, args.timeout, jobid, interval=0.1)
+    # Land in the middle of an epoch: just after the run file gained one more epoch, wait ~half an
+    # epoch (epochs take about a second here).
+    n0 = h5_epochs(rf)
+    wait_for("the next epoch", lambda: h5_epochs(rf) > n0, args.timeout, jobid, interval=0.05)
+    t_epoch = time.time()
+    n1 = h5_epochs(rf)
+    time.sleep(0.4)
+    k = h5_epochs(rf)
+    run(["scancel", "--signal=USR1", "--batch", jobid])
+    log(f"sent SIGUSR1 to the batch shell of job {jobid} {time.time() - t_epoch:.2f} s after epoch {n1} "
+        f"was written (run file has {k} epochs; stop expected at the end of epoch {k + 1})")
+    if k >= epochs - 1:
+        raise Fail(f"the run was too fast to preempt ({k} of {epochs} epochs done); raise --epochs")
+
+    # The script requeues the job: wait until slurm holds it pending again, then release it.
+    def requeued():
+        recs = job_info(jobid)
+        r = recs[0] if recs else {}
+        st = r.get("JobState")
+        if st in FINAL_BAD or st == "COMPLETED":
+            raise Fail(f"job {jobid} ended ({st}, exit {r.get('ExitCode')}) instead of requeueing itself"
+                       + tail(out))
+        return r if (int(r.get("Restarts", "0") or 0) >= 1 and st in ("PENDING", "REQUEUED",
+                                                                       "CONFIGURING", "RUNNING")) else None
+    r = wait_for(f"job {jobid} to requeue itself", requeued, args.timeout, jobid)
+    stopped_at = h5_epochs(rf)
+    text = open(out).read() if os.path.exists(out) else ""
+    if "rlmpi exited with code 3" not in text:
+        raise Fail(f"job {jobid} was requeued but its output does not show rlmpi exit code 3" + tail(out))
+    if not (k <= stopped_at < epochs):
+        raise Fail(f"run stopped with {stopped_at} epochs; expected between {k} and {epochs - 1}")
+    log(f"job {jobid} exited 3 after epoch {stopped_at} and requeued itself: {r.get('JobState')} "
+        f"reason={r.get('Reason')} restarts={r.get('Restarts')}")
+    if r.get("JobState") in ("PENDING", "REQUEUED"):
+        run(["scontrol", "update", f"JobId={jobid}", "StartTime=now"], check=False)
+        run(["scontrol", "release", jobid], check=False)
+
+    def started_again():
+        recs = job_info(jobid)
+        st = recs[0].get("JobState") if recs else None
+        if st == "PENDING" and recs[0].get("Reason") in ("BeginTime", "JobHeldUser", "JobHeldAdmin"):
+            run(["scontrol", "update", f"JobId={jobid}", "StartTime=now"], check=False)
+            run(["scontrol", "release", jobid], check=False)
+        return st in ("RUNNING", "COMPLETING", "COMPLETED")
+    wait_for(f"requeued job {jobid} to start again", started_again, args.timeout, jobid)
+    wait_completed(jobid, args.timeout, out)
+    n = h5_epochs(rf)
+    if n != epochs:
+        raise Fail(f"resumed job {jobid} finished with {n} epochs, expected {epochs}" + tail(out))
+    if "restart 1" not in open(out).read():
+        raise Fail(f"job {jobid}'s output does not show the restarted run" + tail(out))
+
+    # The uninterrupted reference: mpirun directly, same seed and ranks.
+    ref = os.path.join(d, "reference")
+    cmd = ["mpirun", "-np", str(np_), "--oversubscribe", args.rlmpi, "--algo", "ppo", "--env", "CartPole-v1",
+           "--epochs", str(epochs)] + extra.split() + ["--out", ref]
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_btl_vader_single_copy_mechanism="none")
+    env = {k: v for k, v in env.items() if not k.startswith("SLURM_")}
+    log("reference run: " + " ".join(cmd))
+    p = run(cmd, timeout=args.timeout, check=False, env=env)
+    if p.returncode != 0:
+        raise Fail(f"reference run failed ({p.returncode}):\n{p.stdout[-3000:]}")
+    verdict = compare_runs(os.path.join(ref, "run.h5"), rf)
+    log(f"PASS ({np_} rank{'s' if np_ > 1 else ''}): job {jobid} preempted after epoch {stopped_at} of "
+        f"{epochs}, requeued, resumed, COMPLETED; {verdict}")
+
+
+def test_sweep(args):
+    d = workdir(args, "sweep")
+    out = os.path.join(d, "sweep-%A_%a.out")
+    jobid = sbatch(["--array=0-2", "--ntasks=1", "--job-name=sweep", f"--chdir={d}", f"--output={out}",
+                    os.path.join(SRC, "jobs", "sweep.sbatch")],
+                   job_env(args, EPOCHS="3", EXTRA="--steps-per-epoch 400 --hid 16 --quiet",
+                           RUNS_ROOT=os.path.join(d, "runs")))
+    outs = ",".join(out.replace("%A", jobid).replace("%a", str(i)) for i in range(3))
+    try:
+        wait_completed(jobid, args.timeout, expect_tasks=3)
+    except Fail as e:
+        raise Fail(str(e) + "".join(tail(o, 15) for o in outs.split(",")))
+    sweep_dir = os.path.join(d, "runs", f"sweep-{jobid}")
+    runs = sorted(os.listdir(sweep_dir)) if os.path.isdir(sweep_dir) else []
+    expected = [f"ppo-CartPole-v1-s{s}" for s in range(3)]
+    if runs != expected:
+        raise Fail(f"{sweep_dir} holds {runs}, expected {expected}")
+    summary = os.path.join(SRC, "tools", "summary.py")
+    if os.path.exists(summary):
+        p = run([PYTHON, summary, sweep_dir], timeout=60)
+        print(p.stdout, flush=True)
+        pc = run([PYTHON, summary, "--csv", sweep_dir], timeout=60)
+        import csv
+        rows = list(csv.DictReader(pc.stdout.splitlines()))
+        if len(rows) != 1 or rows[0].get("n_seeds") != "3" or rows[0].get("seeds", "").split() != ["0", "1", "2"]:
+            raise Fail(f"summary.py does not list one group with seeds 0 1 2:\n{pc.stdout}")
+        log(f"PASS: array job {jobid} (3 tasks) COMPLETED; summary.py lists 3 seeds (0, 1, 2)")
+    else:
+        import h5py
+        seeds = []
+        for r in runs:
+            with h5py.File(os.path.join(sweep_dir, r, "run.h5"), "r") as f:
+                seeds.append(int(f.attrs["seed"]))
+        if sorted(seeds) != [0, 1, 2]:
+            raise Fail(f"sweep seeds {seeds}, expected 0 1 2")
+        log(f"PASS: array job {jobid} (3 tasks) COMPLETED; seeds {seeds} (tools/summary.py not present)")
+
+
+def cleanup(_args):
+    if os.path.exists(MARKER):
+        os.unlink(MARKER)
+        p = run([SLURM_LOCAL, "stop"], timeout=120, check=False)
+        print(p.stdout, flush=True)
+        log("stopped the local slurm started by the tests")
+    else:
+        log("local slurm was not started by the tests: left as it is")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("test", choices=["job", "preempt", "sweep", "cleanup"])
+    ap.add_argument("--rlmpi", help="absolute path of the rlmpi binary")
+    ap.add_argument("--workdir", default=os.path.join(os.getcwd(), "slurm-work"))
+    ap.add_argument("--np", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--steps", type=int, default=8000)
+    ap.add_argument("--timeout", type=float, default=150, help="seconds for each wait")
+    args = ap.parse_args()
+    if args.test == "cleanup":
+        cleanup(args)
+        return 0
+    args.rlmpi = os.path.abspath(args.rlmpi)
+    if not os.access(args.rlmpi, os.X_OK):
+        print(f"FAIL: --rlmpi {args.rlmpi} is not executable", flush=True)
+        return 1
+    start_slurm()
+    try:
+        {"job": test_job, "preempt": test_preempt, "sweep": test_sweep}[args.test](args)
+        return 0
+    except Fail as e:
+        print(f"FAIL: {e}", flush=True)
+        return 1
+    finally:
+        cancel_ours()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
