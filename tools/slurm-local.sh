@@ -11,7 +11,9 @@
 # commands (sbatch, squeue, scontrol ...) find this cluster through SLURM_CONF=<dir>/slurm.conf.
 # Settings (environment): RLMPI_SLURM_CPUS (CPUs of the node; default max(nproc, 4) so 4-task
 # jobs fit on a 2-core machine: slurm then oversubscribes the cores), RLMPI_SLURM_PORT (slurmctld
-# port, default 16817; slurmd uses the next one). start and stop are idempotent.
+# port, default 16817; slurmd uses the next one), RLMPI_SLURM_CRED_EXPIRE (seconds, default 10:
+# a requeued job may start again that long after its requeue; slurm's default is 120).
+# start and stop are idempotent.
 set -euo pipefail
 
 D=${RLMPI_SLURM_DIR:-/tmp/rlmpi-slurm}
@@ -70,7 +72,8 @@ SlurmctldPort=$PORT
 SlurmdPort=$((PORT + 1))
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$D/munge/munge.socket
+# cred_expire also sets how long a requeued job waits before it may start again (default 120 s).
+AuthInfo=socket=$D/munge/munge.socket,cred_expire=${RLMPI_SLURM_CRED_EXPIRE:-10}
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation=$D/state

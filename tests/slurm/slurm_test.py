@@ -229,7 +229,10 @@ def workdir(args, name):
 
 
 def job_env(args, **kw):
-    env = {"RLMPI": args.rlmpi, "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
+    # RLMPI_SLURM_LOCAL marks the job's processes so `tools/slurm-local.sh stop` can end any that
+    # outlive a killed slurmd.
+    env = {"RLMPI": args.rlmpi, "RLMPI_SLURM_LOCAL": SLURM_DIR,
+           "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
            "OMPI_MCA_rmaps_base_oversubscribe": "1"}
     env.update(kw)
     return env
@@ -257,7 +260,7 @@ def test_preempt(args):
     np_ = args.np
     d = workdir(args, f"preempt-np{np_}")
     epochs = args.epochs
-    extra = f"--seed 7 --steps-per-epoch {args.steps} --quiet"
+    extra = f"--seed 7 --steps-per-epoch {args.steps} --hid 16 --quiet"
     out = os.path.join(d, "job-%j.out")
     jobid = sbatch([f"--ntasks={np_}", f"--job-name=rlmpi-preempt-np{np_}", f"--chdir={d}",
                     f"--output={out}", os.path.join(SRC, "jobs", "rlmpi.sbatch")],
@@ -281,8 +284,8 @@ def test_preempt(args):
     time.sleep(0.4)
     k = h5_epochs(rf)
     run(["scancel", "--signal=USR1", "--batch", jobid])
-    log(f"sent SIGUSR1 to the batch shell of job {jobid} {time.time() - t_epoch:.2f} s after epoch {n1} "
-        f"was written (run file has {k} epochs; stop expected at the end of epoch {k + 1})")
+    log(f"sent SIGUSR1 to the batch shell of job {jobid} {time.time() - t_epoch:.2f} s after the run file "
+        f"reached {n1} epochs (now {k}): in the middle of epoch {k} (0-based), expected to stop after it")
     if k >= epochs - 1:
         raise Fail(f"the run was too fast to preempt ({k} of {epochs} epochs done); raise --epochs")
 
@@ -303,19 +306,26 @@ def test_preempt(args):
         raise Fail(f"job {jobid} was requeued but its output does not show rlmpi exit code 3" + tail(out))
     if not (k <= stopped_at < epochs):
         raise Fail(f"run stopped with {stopped_at} epochs; expected between {k} and {epochs - 1}")
-    log(f"job {jobid} exited 3 after epoch {stopped_at} and requeued itself: {r.get('JobState')} "
+    log(f"job {jobid} exited 3 with {stopped_at} epochs written and requeued itself: {r.get('JobState')} "
         f"reason={r.get('Reason')} restarts={r.get('Restarts')}")
-    if r.get("JobState") in ("PENDING", "REQUEUED"):
-        run(["scontrol", "update", f"JobId={jobid}", "StartTime=now"], check=False)
-        run(["scontrol", "release", jobid], check=False)
+    # slurm delays a requeued job (BeginTime = requeue + cred_expire); release it early, but not
+    # within the second of the requeue: slurmd refuses a credential issued in the same second as
+    # the old one's revocation ("Job credential revoked" -> FAILED).
+    t_requeued = time.time()
 
     def started_again():
         recs = job_info(jobid)
-        st = recs[0].get("JobState") if recs else None
-        if st == "PENDING" and recs[0].get("Reason") in ("BeginTime", "JobHeldUser", "JobHeldAdmin"):
+        r = recs[0] if recs else {}
+        st = r.get("JobState")
+        if st == "PENDING" and time.time() - t_requeued > 2.5 and not started_again.released:
+            log(f"job {jobid} pending (reason={r.get('Reason')}, StartTime={r.get('StartTime')}): "
+                "scontrol update StartTime=now")
             run(["scontrol", "update", f"JobId={jobid}", "StartTime=now"], check=False)
-            run(["scontrol", "release", jobid], check=False)
+            started_again.released = True
+        if st in FINAL_BAD:
+            raise Fail(f"requeued job {jobid} ended {st} (reason={r.get('Reason')}) before it resumed" + tail(out))
         return st in ("RUNNING", "COMPLETING", "COMPLETED")
+    started_again.released = False
     wait_for(f"requeued job {jobid} to start again", started_again, args.timeout, jobid)
     wait_completed(jobid, args.timeout, out)
     n = h5_epochs(rf)
@@ -336,8 +346,8 @@ def test_preempt(args):
     if p.returncode != 0:
         raise Fail(f"reference run failed ({p.returncode}):\n{p.stdout[-3000:]}")
     verdict = compare_runs(os.path.join(ref, "run.h5"), rf)
-    log(f"PASS ({np_} rank{'s' if np_ > 1 else ''}): job {jobid} preempted after epoch {stopped_at} of "
-        f"{epochs}, requeued, resumed, COMPLETED; {verdict}")
+    log(f"PASS ({np_} rank{'s' if np_ > 1 else ''}): job {jobid} preempted after {stopped_at} of "
+        f"{epochs} epochs, requeued, resumed, COMPLETED; {verdict}")
 
 
 def test_sweep(args):
@@ -394,8 +404,8 @@ def main():
     ap.add_argument("--rlmpi", help="absolute path of the rlmpi binary")
     ap.add_argument("--workdir", default=os.path.join(os.getcwd(), "slurm-work"))
     ap.add_argument("--np", type=int, default=1)
-    ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--steps", type=int, default=8000)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--timeout", type=float, default=150, help="seconds for each wait")
     args = ap.parse_args()
     if args.test == "cleanup":
