@@ -8,6 +8,8 @@
                          (timing columns aside) and /episodes/* bit-identical to an uninterrupted
                          mpirun run with the same seed and ranks
   slurm_test.py sweep    a 3-task jobs/sweep.sbatch array; tools/summary.py lists 3 seeds
+  slurm_test.py sanity   a world smaller than SLURM_NTASKS stops with exit 2; a second job on a
+                         running job's run directory fails with exit 2 (rlmpi.lock)
   slurm_test.py cleanup  stops the local slurm if a test of this suite started it
 
 Every wait is bounded; every poll checks that slurmctld and slurmd still run, and a failure
@@ -99,9 +101,16 @@ def daemons():
            f"slurmd {'running' if pid_alive('slurmd') else 'NOT running'}"
 
 
-def check_daemons(what):
+def check_daemons(what, jobid=None):
     if not (pid_alive("slurmctld") and pid_alive("slurmd")):
-        raise Fail(f"{what}: {daemons()} (see {SLURM_DIR}/log/)")
+        st = ""
+        if jobid is not None and pid_alive("slurmctld"):
+            try:
+                recs = job_info(jobid)
+                st = "; " + (state_str(recs) if recs else "slurm does not know the job")
+            except Fail:
+                pass
+        raise Fail(f"{what}: {daemons()}{st} (see {SLURM_DIR}/log/)")
 
 
 def state_str(recs):
@@ -113,7 +122,7 @@ def wait_for(what, cond, timeout, jobid=None, interval=0.3):
     """Polls cond() until it returns a true value; each round checks the daemons; Fail on timeout."""
     t0 = time.time()
     while True:
-        check_daemons(f"while waiting for {what}" + (f" (job {jobid})" if jobid else ""))
+        check_daemons(f"while waiting for {what}", jobid)
         v = cond()
         if v:
             return v
@@ -216,9 +225,27 @@ def compare_runs(ref, got):
 
 
 def cancel_ours():
-    for j in our_jobs:
-        subprocess.run(["scancel", j], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       timeout=20, stdin=subprocess.DEVNULL)
+    """Cancels our jobs and makes sure they stay cancelled (a job whose cancel could not reach a
+    dead slurmd may still requeue itself): up to 20 s, bounded."""
+    t0 = time.time()
+    while our_jobs and time.time() - t0 < 20:
+        live = []
+        for j in our_jobs:
+            try:
+                recs = job_info(j)
+            except Fail:
+                recs = [{"JobState": "UNKNOWN"}]
+            if recs and any(r.get("JobState") in ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING",
+                                                   "SUSPENDED", "UNKNOWN") for r in recs):
+                live.append(j)
+        if not live:
+            return
+        for j in live:
+            subprocess.run(["scancel", j], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=20, stdin=subprocess.DEVNULL)
+        time.sleep(1)
+    if our_jobs:
+        log(f"note: jobs {' '.join(our_jobs)} may still be active after cancelling for 20 s")
 
 
 def workdir(args, name):
@@ -275,16 +302,18 @@ def test_preempt(args):
             raise Fail(f"job {jobid} reached {st} before it could be preempted" + tail(out))
         return st == "RUNNING" and h5_epochs(rf) >= 2
     wait_for(f"{rf} to hold 2 epochs", running_with_2_epochs, args.timeout, jobid, interval=0.1)
-    # Land in the middle of an epoch: just after the run file gained one more epoch, wait ~half an
-    # epoch (epochs take about a second here).
+    # Land in the middle of an epoch: time one epoch (between two new rows of the run file), then
+    # signal half an epoch after the next row appears.
     n0 = h5_epochs(rf)
-    wait_for("the next epoch", lambda: h5_epochs(rf) > n0, args.timeout, jobid, interval=0.05)
-    t_epoch = time.time()
-    n1 = h5_epochs(rf)
-    time.sleep(0.4)
+    wait_for("the next epoch", lambda: h5_epochs(rf) > n0, args.timeout, jobid, interval=0.02)
+    t_a, n1 = time.time(), h5_epochs(rf)
+    wait_for("the next epoch", lambda: h5_epochs(rf) > n1, args.timeout, jobid, interval=0.02)
+    t_epoch, n1 = time.time(), h5_epochs(rf)
+    dt = t_epoch - t_a
+    time.sleep(dt / 2)
     k = h5_epochs(rf)
     run(["scancel", "--signal=USR1", "--batch", jobid])
-    log(f"sent SIGUSR1 to the batch shell of job {jobid} {time.time() - t_epoch:.2f} s after the run file "
+    log(f"epochs take {dt:.2f} s; sent SIGUSR1 to the batch shell of job {jobid} {time.time() - t_epoch:.2f} s after the run file "
         f"reached {n1} epochs (now {k}): in the middle of epoch {k} (0-based), expected to stop after it")
     if k >= epochs - 1:
         raise Fail(f"the run was too fast to preempt ({k} of {epochs} epochs done); raise --epochs")
@@ -388,6 +417,59 @@ def test_sweep(args):
         log(f"PASS: array job {jobid} (3 tasks) COMPLETED; seeds {seeds} (tools/summary.py not present)")
 
 
+def test_sanity(args):
+    """Launch sanity under slurm: (1) `mpirun -np 1` inside a 2-task allocation: rlmpi sees
+    SLURM_NTASKS=2 but a world of 1 and stops at once with exit 2 (this OpenMPI refuses a direct
+    `srun --mpi=none` launch by itself, so the mismatch is produced with mpirun); (2) a second job on the run directory
+    of a running job fails with exit 2 (DIR/rlmpi.lock names the first job)."""
+    d = workdir(args, "sanity")
+    out1 = os.path.join(d, "mismatch-%j.out")
+    j1 = sbatch(["--ntasks=2", "--job-name=mismatch", f"--chdir={d}", f"--output={out1}", "--wrap",
+                 f"mpirun -np 1 {args.rlmpi} --epochs 2 --steps-per-epoch 400 --hid 16 --out {d}/mismatch"],
+                job_env(args, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1"))
+    out1 = out1.replace("%j", j1)
+    recs = wait_for(f"job {j1} to end", lambda: [r for r in (job_info(j1) or [])
+                                                  if r.get("JobState") not in ("PENDING", "RUNNING",
+                                                                               "CONFIGURING", "COMPLETING")],
+                    args.timeout, j1)
+    text = open(out1).read() if os.path.exists(out1) else ""
+    if recs[0].get("JobState") != "FAILED" or "SLURM_NTASKS=2" not in text:
+        raise Fail(f"mpirun -np 1 in a 2-task job: expected FAILED with an error naming "
+                   f"SLURM_NTASKS=2; got {state_str(recs)}" + tail(out1))
+    if os.path.exists(os.path.join(d, "mismatch", "run.h5")):
+        raise Fail(f"rlmpi wrote {d}/mismatch/run.h5 although it should stop at once")
+    err = [l for l in text.splitlines() if "SLURM_NTASKS" in l][0]
+    log(f"PASS: job {j1} (2 tasks, mpirun -np 1) {recs[0].get('JobState')} exit "
+        f"{recs[0].get('ExitCode')}: {err.strip()}")
+
+    run_dir = os.path.join(d, "shared-run")
+    env = job_env(args, EPOCHS="200", EXTRA="--steps-per-epoch 2000 --hid 16 --quiet", RUN_DIR=run_dir)
+    out2 = os.path.join(d, "owner-%j.out")
+    j2 = sbatch(["--ntasks=1", "--job-name=owner", f"--chdir={d}", f"--output={out2}",
+                 os.path.join(SRC, "jobs", "rlmpi.sbatch")], env)
+    out2 = out2.replace("%j", j2)
+    wait_for(f"job {j2} to write its first epoch", lambda: h5_epochs(os.path.join(run_dir, "run.h5")) >= 1,
+             args.timeout, j2)
+    out3 = os.path.join(d, "intruder-%j.out")
+    j3 = sbatch(["--ntasks=1", "--job-name=intruder", f"--chdir={d}", f"--output={out3}",
+                 os.path.join(SRC, "jobs", "rlmpi.sbatch")], env)
+    out3 = out3.replace("%j", j3)
+    recs = wait_for(f"job {j3} to end", lambda: [r for r in (job_info(j3) or [])
+                                                  if r.get("JobState") not in ("PENDING", "RUNNING",
+                                                                               "CONFIGURING", "COMPLETING")],
+                    args.timeout, j3)
+    text = open(out3).read() if os.path.exists(out3) else ""
+    if recs[0].get("JobState") != "FAILED" or f"in use by job {j2}" not in text:
+        raise Fail(f"second job on a running job's directory: expected FAILED naming job {j2}; got "
+                   f"{state_str(recs)}" + tail(out3))
+    owner = job_info(j2)[0]
+    if owner.get("JobState") != "RUNNING":
+        raise Fail(f"the owner job {j2} did not keep running: {state_str([owner])}" + tail(out2))
+    err = [l for l in text.splitlines() if "in use by job" in l][0]
+    log(f"PASS: job {j3} on the directory of running job {j2} {recs[0].get('JobState')} exit "
+        f"{recs[0].get('ExitCode')}: {err.strip()}")
+
+
 def cleanup(_args):
     if os.path.exists(MARKER):
         os.unlink(MARKER)
@@ -400,7 +482,7 @@ def cleanup(_args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("test", choices=["job", "preempt", "sweep", "cleanup"])
+    ap.add_argument("test", choices=["job", "preempt", "sweep", "sanity", "cleanup"])
     ap.add_argument("--rlmpi", help="absolute path of the rlmpi binary")
     ap.add_argument("--workdir", default=os.path.join(os.getcwd(), "slurm-work"))
     ap.add_argument("--np", type=int, default=1)
@@ -417,7 +499,7 @@ def main():
         return 1
     start_slurm()
     try:
-        {"job": test_job, "preempt": test_preempt, "sweep": test_sweep}[args.test](args)
+        {"job": test_job, "preempt": test_preempt, "sweep": test_sweep, "sanity": test_sanity}[args.test](args)
         return 0
     except Fail as e:
         print(f"FAIL: {e}", flush=True)
