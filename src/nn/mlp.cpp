@@ -204,6 +204,10 @@ ConstMatrixMap<T> Mlp<T>::forward(const T* params, const Eigen::Ref<const Matrix
   n_ = n;
   RowMap<T>(act_buf(0), n, in_dim()) = x;
   const int L = num_layers();
+  if (n <= kSmallBatch) {
+    forward_small(params, n);
+    return ConstMatrixMap<T>(act_buf(L), n, out_dim());
+  }
   for (int l = 0; l < L; ++l) {
     const Index in = sizes_[l], out = sizes_[l + 1];
     T* z = act_buf(l + 1);
@@ -215,6 +219,25 @@ ConstMatrixMap<T> Mlp<T>::forward(const T* params, const Eigen::Ref<const Matrix
     if (l + 1 < L) activate(z, n * out);
   }
   return ConstMatrixMap<T>(act_buf(L), n, out_dim());
+}
+
+// Tiny batches (the rollout: one row per environment): per row z = W h + b as Eigen's
+// matrix-vector product (row-major W, unit-stride h and z), which neither packs nor allocates.
+// Summation order differs from the GEMM path, so results agree to rounding only.
+template <class T>
+void Mlp<T>::forward_small(const T* params, Index n) {
+  const int L = num_layers();
+  for (int l = 0; l < L; ++l) {
+    const Index in = sizes_[l], out = sizes_[l + 1];
+    const ConstRowMap<T> w(params + w_off_[l], out, in);
+    const Eigen::Map<const VectorX<T>> b(params + b_off_[l], out);
+    for (Index i = 0; i < n; ++i) {
+      Eigen::Map<VectorX<T>> z(act_buf(l + 1) + i * out, out);
+      z = b;
+      z.noalias() += w * Eigen::Map<const VectorX<T>>(act_buf(l) + i * in, in);
+    }
+    if (l + 1 < L) activate(act_buf(l + 1), n * out);
+  }
 }
 
 template <class T>

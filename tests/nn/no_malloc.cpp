@@ -156,3 +156,37 @@ TEST_CASE("no-malloc: ValueFunction forward and mse_grad after sizing") {
   CHECK(violations.empty());
   CHECK(std::isfinite(loss));
 }
+
+TEST_CASE_TEMPLATE("no-malloc: the rollout's small-batch calls on a network sized only for them", T, double,
+                   float) {
+  Rng rng(4);
+  for (bool discrete : {true, false}) {
+    auto pi = make_policy<T>(discrete, 4, discrete ? 2 : 3, {64, 64}, Activation::Tanh);
+    ValueFunction<T> vf(4, {64, 64}, Activation::Tanh);
+    VectorX<T> p(pi->num_params()), q(vf.num_params());
+    pi->init_params(p, rng);
+    vf.init_params(q, rng);
+    const Index k = Mlp<T>::kSmallBatch;
+    const MatrixX<T> obs = batch<T>(k, 4, rng);
+    MatrixX<T> act1(1, pi->act_dim()), dist1(1, pi->dist_dim()), act(k, pi->act_dim());
+    VectorX<T> lp1(1);
+    pi->forward(p, obs);  // sizes the workspaces for k rows
+    vf.forward(q, obs);
+    T sum = 0;
+    const auto violations = without_malloc([&] {
+      for (int step = 0; step < 3; ++step) {
+        pi->forward(p, obs.topRows(1));
+        pi->sample(rng, act1);
+        pi->logp(act1, lp1);
+        pi->dist_params(dist1);
+        sum += vf.forward(q, obs.topRows(1))(0) + lp1(0);
+        pi->forward(p, obs);
+        pi->sample(rng, act);
+        sum += vf.forward(q, obs).sum();
+      }
+    });
+    CHECK(violations.empty());
+    if (!violations.empty()) MESSAGE(violations.front());
+    CHECK(std::isfinite(static_cast<double>(sum)));
+  }
+}

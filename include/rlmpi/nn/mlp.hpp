@@ -85,8 +85,13 @@ class Mlp {
   Index capacity() const { return cap_; }
   Index batch() const { return n_; }
 
+  // Batches of at most this many rows (the rollout) skip the GEMM: per-row matrix-vector
+  // products, no packing. Deterministic; equal to the GEMM path up to rounding (~1e-16 rel.).
+  static constexpr Index kSmallBatch = 8;
+
   // y = f(x) for the N x in batch x; caches x and the activations for backward and jvp. The
-  // returned view (N x out) stays valid until the next forward or reserve.
+  // returned view (N x out) stays valid until the next forward or reserve. N <= kSmallBatch
+  // uses the matrix-vector path.
   ConstMatrixMap<T> forward(const T* params, const Eigen::Ref<const MatrixX<T>>& x);
 
   // At the batch of the last forward: grad <- d/dparams sum_i <dy_i, y_i> (overwrites the
@@ -102,6 +107,7 @@ class Mlp {
 
  private:
   T* act_buf(int i) { return h_[static_cast<std::size_t>(i)].data(); }
+  void forward_small(const T* params, Index n);
   void activate(T* z, Index count) const;
   // d <- d * f'(pre) expressed through the activation's output h.
   void activation_backward(const T* h, T* d, Index count) const;

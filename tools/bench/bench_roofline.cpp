@@ -1,0 +1,355 @@
+// Roofline of the PPO update and cost of the rollout step on this CPU.
+//
+// 1. Attainable GEMM rate: Eigen `C.noalias() = A * B` (plain Eigen matrices, the library's
+//    own operator*) at exactly the shapes of one update batch (N = 4000 rows, 64x64 nets):
+//      forward   Z(N x out)   = H(N x in) W^T          per layer
+//      weight    dW(out x in) = dZ^T(out x N) H(N x in) per layer
+//      input     dH(N x in)   = dZ(N x out) W           per layer above the first
+//    plus a large square GEMM (1024^3) as the CPU's single-core ceiling, in double and float.
+//    The "attainable" rate of an update is its GEMM FLOPs divided by the time of exactly those
+//    GEMMs run alone through Eigen's operator* (no bias, activation, softmax, Adam): what an
+//    implementation spending no time outside Eigen's GEMM at these shapes would reach. It is
+//    timed rep by rep interleaved with the real update, so both see the same machine load (this
+//    machine is shared); the fraction is the median over reps of the per-rep ratio.
+// 2. A PPO-like update through the real rlmpi::nn classes: 80 policy iterations (forward,
+//    logp, clip-surrogate weights, grad_logp, Adam step) and 80 value iterations (mse_grad,
+//    Adam step) on N = 4000 rows. Achieved GFLOP/s = GEMM FLOPs of those passes / wall time
+//    (everything else -- bias, tanh, softmax, Adam -- is overhead counted in the time only).
+// 3. Rollout: µs per environment step of policy forward + sample + logp + dist_params + value
+//    forward at batch 1 and CartPole-v1's step (resets included), and the nn part alone.
+//
+// Medians of --reps (default 5, minimum 5) repetitions. Single thread, no MPI.
+// Usage: bench_roofline [--reps R] [--quick]
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "rlmpi/core/rng.hpp"
+#include "rlmpi/core/types.hpp"
+#include "rlmpi/env/env.hpp"
+#include "rlmpi/nn/adam.hpp"
+#include "rlmpi/nn/policy.hpp"
+#include "rlmpi/nn/value.hpp"
+
+namespace {
+
+using rlmpi::Index;
+using rlmpi::MatrixX;
+using rlmpi::VectorX;
+
+constexpr Index kN = 4000;
+constexpr int kIters = 80;
+
+double median(std::vector<double> t) {
+  std::sort(t.begin(), t.end());
+  const std::size_t m = t.size() / 2;
+  return t.size() % 2 ? t[m] : 0.5 * (t[m - 1] + t[m]);
+}
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+template <class F>
+double seconds(F&& f) {
+  const double t0 = now();
+  f();
+  return now() - t0;
+}
+
+template <class M>
+M random_mat(Index r, Index c, rlmpi::Rng& rng) {
+  M m(r, c);
+  for (Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<typename M::Scalar>(rng.normal());
+  return m;
+}
+
+// One GEMM C(m x n) = A(m x k) B(k x n), timed in repeated calls totalling >= ~20 ms each rep.
+struct GemmResult {
+  std::string what;
+  Index m, n, k;
+  double seconds;  // median per call
+  double gflops() const { return 2.0 * double(m) * double(n) * double(k) / seconds * 1e-9; }
+};
+
+template <class T>
+GemmResult time_gemm(const std::string& what, Index m, Index n, Index k, int reps) {
+  using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  rlmpi::Rng rng(7);
+  const Mat a = random_mat<Mat>(m, k, rng), b = random_mat<Mat>(k, n, rng);
+  Mat c(m, n);
+  c.noalias() = a * b;
+  const double one = seconds([&] { c.noalias() = a * b; });
+  const int inner = std::max(1, static_cast<int>(0.02 / std::max(one, 1e-7)));
+  std::vector<double> t;
+  for (int r = 0; r < std::max(reps, 5) * 3; ++r)
+    t.push_back(seconds([&] {
+                  for (int i = 0; i < inner; ++i) c.noalias() = a * b;
+                }) /
+                inner);
+  volatile T sink = c(0, 0);
+  (void)sink;
+  return {what, m, n, k, median(t)};
+}
+
+// The GEMMs of one forward + backward (no dX for the first layer) of an MLP with these sizes.
+struct Shape {
+  std::string what;
+  Index m, n, k;
+};
+std::vector<Shape> mlp_gemms(const std::vector<int>& sizes) {
+  std::vector<Shape> s;
+  const int L = static_cast<int>(sizes.size()) - 1;
+  for (int l = 0; l < L; ++l) {
+    const Index in = sizes[l], out = sizes[l + 1];
+    const std::string dims = std::to_string(in) + "->" + std::to_string(out);
+    s.push_back({"fwd  " + dims, kN, out, in});
+    s.push_back({"dW   " + dims, out, in, kN});
+    if (l > 0) s.push_back({"dX   " + dims, kN, in, out});
+  }
+  return s;
+}
+
+struct Problem {
+  const char* name;
+  bool discrete;
+  int obs_dim, act;  // act: number of actions or action dimension
+};
+
+template <class T>
+struct Attainable {
+  double flops = 0, seconds = 0;
+  double gflops() const { return flops / seconds * 1e-9; }
+};
+
+// Sum of the best GEMM times of the shapes (memoised per type).
+template <class T>
+Attainable<T> attainable(const std::vector<Shape>& shapes, std::vector<GemmResult>& cache, int reps) {
+  Attainable<T> a;
+  for (const auto& s : shapes) {
+    const GemmResult* hit = nullptr;
+    for (const auto& c : cache)
+      if (c.m == s.m && c.n == s.n && c.k == s.k) hit = &c;
+    if (hit == nullptr) {
+      cache.push_back(time_gemm<T>(s.what, s.m, s.n, s.k, reps));
+      hit = &cache.back();
+    }
+    a.flops += 2.0 * double(s.m) * double(s.n) * double(s.k);
+    a.seconds += hit->seconds;
+  }
+  return a;
+}
+
+// The GEMMs of `shapes` with Eigen's operator* on preallocated matrices (inputs random).
+template <class T>
+struct GemmSet {
+  using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  std::vector<Mat> a, b, c;
+  explicit GemmSet(const std::vector<Shape>& shapes) {
+    rlmpi::Rng rng(5);
+    for (const auto& s : shapes) {
+      a.push_back(random_mat<Mat>(s.m, s.k, rng));
+      b.push_back(random_mat<Mat>(s.k, s.n, rng));
+      c.push_back(Mat(s.m, s.n));
+    }
+  }
+  void run() {
+    for (std::size_t i = 0; i < a.size(); ++i) c[i].noalias() = a[i] * b[i];
+  }
+};
+
+struct UpdateTimes {
+  double update = 0;      // median seconds of one update (80 + 80 iterations)
+  double gemm_only = 0;   // median seconds of the same GEMMs alone (Eigen operator*)
+  double ratio = 0;       // median over reps of gemm_only / update (interleaved, same load)
+  double pi_share = 0;    // policy part of the update time
+};
+
+// The PPO-like update, interleaved rep by rep with the same GEMMs alone (kIters / 8 passes,
+// scaled by 8) so that both see the same machine load.
+template <class T>
+UpdateTimes time_update(const Problem& pb, const std::vector<Shape>& shapes, int reps) {
+  using namespace rlmpi::nn;
+  rlmpi::Rng rng(1);
+  auto pi = make_policy<T>(pb.discrete, pb.obs_dim, pb.act, {64, 64}, Activation::Tanh);
+  ValueFunction<T> vf(pb.obs_dim, {64, 64}, Activation::Tanh);
+  VectorX<T> pp(pi->num_params()), vp(vf.num_params()), gp(pi->num_params()), gv(vf.num_params());
+  pi->init_params(pp, rng);
+  vf.init_params(vp, rng);
+  const MatrixX<T> obs = random_mat<MatrixX<T>>(kN, pb.obs_dim, rng);
+  MatrixX<T> act(kN, pi->act_dim());
+  VectorX<T> logp_old(kN), logp(kN), adv(kN), w(kN), ret(kN);
+  pi->forward(pp, obs);
+  pi->sample(rng, act);
+  pi->logp(act, logp_old);
+  for (Index i = 0; i < kN; ++i) {
+    adv(i) = static_cast<T>(rng.normal());
+    ret(i) = static_cast<T>(10 * rng.normal());
+  }
+  const VectorX<T> pp0 = pp, vp0 = vp;
+  GemmSet<T> gemms(shapes);
+  std::vector<double> t_pi, t_v, t_g, ratio;
+  for (int r = 0; r < reps + 1; ++r) {  // first one warms up
+    pp = pp0;
+    vp = vp0;
+    Adam<T> opt_pi(pp.size(), 3e-4), opt_v(vp.size(), 1e-3);
+    const double t0 = now();
+    for (int it = 0; it < kIters; ++it) {
+      pi->forward(pp, obs);
+      pi->logp(act, logp);
+      // PPO-clip weights, clip 0.2 (as ppo_clip_surrogate does).
+      for (Index i = 0; i < kN; ++i) {
+        const T ratio = std::exp(logp(i) - logp_old(i));
+        const bool clipped = (adv(i) > 0 && ratio > T(1.2)) || (adv(i) < 0 && ratio < T(0.8));
+        w(i) = clipped ? T(0) : -adv(i) * ratio / static_cast<T>(kN);
+      }
+      pi->grad_logp(act, w, gp);
+      opt_pi.step(pp, gp);
+    }
+    const double t1 = now();
+    for (int it = 0; it < kIters; ++it) {
+      vf.mse_grad(vp, obs, ret, gv);
+      opt_v.step(vp, gv);
+    }
+    const double t2 = now();
+    for (int it = 0; it < kIters / 8; ++it) gemms.run();
+    const double t3 = now();
+    if (r > 0) {
+      t_pi.push_back(t1 - t0);
+      t_v.push_back(t2 - t1);
+      t_g.push_back(8 * (t3 - t2));
+      ratio.push_back(8 * (t3 - t2) / (t2 - t0));
+    }
+  }
+  UpdateTimes u;
+  const double tp = median(t_pi), tv = median(t_v);
+  u.update = tp + tv;
+  u.pi_share = tp / (tp + tv);
+  u.gemm_only = median(t_g);
+  u.ratio = median(ratio);
+  return u;
+}
+
+// Rollout on CartPole-v1: µs per step (all) and of the nn calls alone.
+template <class T>
+void time_rollout(int reps, double* us_step, double* us_nn) {
+  using namespace rlmpi::nn;
+  auto env = rlmpi::env::make_env("CartPole-v1");
+  const int od = env->obs_dim();
+  rlmpi::Rng rng(3);
+  auto pi = make_policy<T>(true, od, env->action_space().n, {64, 64}, Activation::Tanh);
+  ValueFunction<T> vf(od, {64, 64}, Activation::Tanh);
+  VectorX<T> pp(pi->num_params()), vp(vf.num_params());
+  pi->init_params(pp, rng);
+  vf.init_params(vp, rng);
+  MatrixX<T> obs(1, od), act(1, 1), dist(1, pi->dist_dim());
+  VectorX<T> logp(1);
+  std::vector<double> o(static_cast<std::size_t>(od)), next(static_cast<std::size_t>(od));
+  double a = 0, sink = 0;
+  env->reset(42, std::span<double>(o));
+  const int steps = 4000;
+  std::vector<double> t_all, t_nn;
+  for (int r = 0; r < reps + 1; ++r) {
+    double nn_time = 0;
+    const double t0 = now();
+    for (int s = 0; s < steps; ++s) {
+      const double n0 = now();
+      for (int j = 0; j < od; ++j) obs(0, j) = static_cast<T>(o[static_cast<std::size_t>(j)]);
+      pi->forward(pp, obs);
+      pi->sample(rng, act);
+      pi->logp(act, logp);
+      pi->dist_params(dist);
+      sink += static_cast<double>(vf.forward(vp, obs)(0)) + static_cast<double>(logp(0));
+      nn_time += now() - n0;
+      a = static_cast<double>(act(0, 0));
+      const auto res = env->step(std::span<const double>(&a, 1), std::span<double>(next));
+      if (res.terminated || res.truncated) env->reset(std::span<double>(next));
+      o.swap(next);
+    }
+    const double t1 = now();
+    if (r > 0) {
+      t_all.push_back((t1 - t0) / steps * 1e6);
+      t_nn.push_back(nn_time / steps * 1e6);
+    }
+  }
+  volatile double keep = sink;
+  (void)keep;
+  *us_step = median(t_all);
+  *us_nn = median(t_nn);
+}
+
+template <class T>
+void run_type(const char* type, const std::vector<Problem>& problems, int reps, bool quick) {
+  std::printf("\n=== %s ===\n", type);
+  std::vector<GemmResult> cache;
+  if (!quick) {
+    const GemmResult big = time_gemm<T>("square", 1024, 1024, 1024, 5);
+    std::printf("  square GEMM 1024^3 (single-core ceiling of Eigen): %.2f GFLOP/s\n", big.gflops());
+  }
+  std::printf("  Eigen GEMM at the update's shapes (m x k x n, median per call):\n");
+  struct Row {
+    std::string name;
+    double gflop, t, achieved, attain, frac, share;
+  };
+  std::vector<Row> rows;
+  for (const auto& pb : problems) {
+    std::vector<int> ps{pb.obs_dim, 64, 64, pb.act}, vs{pb.obs_dim, 64, 64, 1};
+    auto shapes = mlp_gemms(ps);
+    for (const auto& s : mlp_gemms(vs)) shapes.push_back(s);
+    attainable<T>(shapes, cache, reps);  // per-shape table
+    double flops = 0;
+    for (const auto& s : shapes) flops += kIters * 2.0 * double(s.m) * double(s.n) * double(s.k);
+    const UpdateTimes u = time_update<T>(pb, shapes, reps);
+    rows.push_back({pb.name, flops * 1e-9, u.update, flops / u.update * 1e-9, flops / u.gemm_only * 1e-9,
+                    u.ratio, u.pi_share});
+  }
+  for (const auto& c : cache)
+    std::printf("  %-22s %5ld x %5ld x %5ld  %9.1f us  %7.2f GFLOP/s\n", c.what.c_str(),
+                static_cast<long>(c.m), static_cast<long>(c.k), static_cast<long>(c.n), c.seconds * 1e6,
+                c.gflops());
+  std::printf("\n  %-26s %8s %8s %8s %8s %9s %8s\n", "update (80 pi + 80 v iters)", "GFLOP", "time s",
+              "GFLOP/s", "attain.", "fraction", "pi share");
+  for (const auto& r : rows)
+    std::printf("  %-26s %8.3f %8.4f %8.2f %8.2f %8.1f%% %7.1f%%\n", r.name.c_str(), r.gflop, r.t, r.achieved,
+                r.attain, 100 * r.frac, 100 * r.share);
+  std::printf("  (attain. = the same GEMMs alone with Eigen operator*, timed interleaved with the update;\n"
+              "   fraction = median over reps of attainable time / update time)\n");
+  double us = 0, us_nn = 0;
+  time_rollout<T>(reps, &us, &us_nn);
+  std::printf("\n  rollout CartPole-v1, batch 1: %.3f us/step (nn calls %.3f us, env+rest %.3f us)\n", us,
+              us_nn, us - us_nn);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int reps = 5;
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
+      reps = std::max(5, std::atoi(argv[++i]));
+    } else if (!std::strcmp(argv[i], "--quick")) {
+      quick = true;
+    } else {
+      std::fprintf(stderr, "usage: bench_roofline [--reps R>=5] [--quick]\n");
+      return 2;
+    }
+  }
+  std::printf("bench_roofline: N = %ld rows, 64x64 tanh nets, %d+%d iterations, median of %d reps\n",
+              static_cast<long>(kN), kIters, kIters, reps);
+  std::printf("SIMD: %s; 1 thread. GFLOP counts GEMM FLOPs only (2 m n k).\n",
+              Eigen::SimdInstructionSetsInUse());
+  const std::vector<Problem> problems{{"CartPole (4->64->64->2)", true, 4, 2},
+                                      {"Hopper (11->64->64->3)", false, 11, 3}};
+  run_type<double>("double", problems, reps, quick);
+  run_type<float>("float", problems, reps, quick);
+  return 0;
+}
