@@ -1,5 +1,7 @@
 #include "rlmpi/algo/algorithm.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "rlmpi/core/error.hpp"
@@ -17,26 +19,76 @@ ActorCritic make_actor_critic(const Config& cfg, int obs_dim, bool discrete, int
   // Initialised from the base seed on rank 0, then broadcast (Spinning Up's sync_params).
   Rng init_rng(cfg.seed);
   if (comm.is_root()) {
-    ac.pi->init_params(ac.pi_params, init_rng, nn::Init::Default);
-    ac.v->init_params(ac.v_params, init_rng, nn::Init::Default);
+    const nn::Init init = nn::parse_init(cfg.init);
+    ac.pi->init_params(ac.pi_params, init_rng, init);
+    ac.v->init_params(ac.v_params, init_rng, init);
   }
   comm.broadcast(Eigen::Ref<Eigen::VectorXd>(ac.pi_params));
   comm.broadcast(Eigen::Ref<Eigen::VectorXd>(ac.v_params));
   return ac;
 }
 
-ValueFit fit_value(ActorCritic& ac, nn::Adam<Scalar>& opt, const Matrix& obs, const Vector& ret, int iters,
+void clip_grad_norm(Vector& g, double max_norm) {
+  if (max_norm <= 0) return;
+  const double norm = g.norm();
+  if (norm > max_norm) g *= static_cast<Scalar>(max_norm / (norm + 1e-6));
+}
+
+void add_entropy_bonus(nn::Policy<Scalar>& pi, double ent_coef, Vector& grad) {
+  if (ent_coef <= 0) return;
+  const Index n = pi.batch();
+  Vector w = Vector::Constant(n, static_cast<Scalar>(-ent_coef / static_cast<double>(n)));
+  Vector g(grad.size());
+  pi.grad_entropy(w, g);
+  grad += g;
+}
+
+namespace {
+// Clipped value loss and its gradient (CleanRL's clip_vloss, without the 0.5 factor so that it
+// reduces to the MSE when nothing is clipped).
+double clipped_value_grad(nn::Mlp<Scalar>& mlp, const Vector& params, const RolloutBuffer& b, double eps,
+                          Vector& grad, Matrix& dy) {
+  const Index n = b.size();
+  const auto v = mlp.forward(params.data(), b.obs);
+  dy.resize(n, 1);
+  double loss = 0;
+  for (Index i = 0; i < n; ++i) {
+    const double diff = v(i, 0) - b.val[i];
+    const double vc = b.val[i] + std::clamp(diff, -eps, eps);
+    const double l1 = (v(i, 0) - b.ret[i]) * (v(i, 0) - b.ret[i]);
+    const double l2 = (vc - b.ret[i]) * (vc - b.ret[i]);
+    if (l1 >= l2) {
+      loss += l1;
+      dy(i, 0) = static_cast<Scalar>(2 * (v(i, 0) - b.ret[i]) / static_cast<double>(n));
+    } else {
+      loss += l2;
+      dy(i, 0) = std::abs(diff) < eps ? static_cast<Scalar>(2 * (vc - b.ret[i]) / static_cast<double>(n)) : Scalar(0);
+    }
+  }
+  mlp.backward(params.data(), dy, grad.data());
+  return loss / static_cast<double>(n);
+}
+}  // namespace
+
+ValueFit fit_value(ActorCritic& ac, nn::Adam<Scalar>& opt, const RolloutBuffer& b, const Config& cfg,
                    const mpi::Comm& comm) {
   Vector grad(ac.v_params.size());
+  nn::Mlp<Scalar> mlp = ac.v->mlp();  // clip_vloss needs per-sample gradients of V
+  Matrix dy;
+  auto loss_grad = [&]() -> double {
+    if (cfg.clip_vloss) return clipped_value_grad(mlp, ac.v_params, b, cfg.clip_ratio, grad, dy);
+    return ac.v->mse_grad(ac.v_params, b.obs, b.ret, grad);
+  };
   ValueFit fit;
-  for (int i = 0; i < iters; ++i) {
-    const double loss = ac.v->mse_grad(ac.v_params, obs, ret, grad);
+  for (int i = 0; i < cfg.train_v_iters; ++i) {
+    const double loss = loss_grad();
     if (i == 0) fit.loss_before = comm.average(loss);
     comm.average(Eigen::Ref<Eigen::VectorXd>(grad));
+    clip_grad_norm(grad, cfg.max_grad_norm);
     opt.step(ac.v_params, grad);
   }
-  fit.loss_after = comm.average(ac.v->mse_grad(ac.v_params, obs, ret, grad));
-  if (iters == 0) fit.loss_before = fit.loss_after;
+  fit.loss_after = comm.average(loss_grad());
+  if (cfg.train_v_iters == 0) fit.loss_before = fit.loss_after;
   return fit;
 }
 

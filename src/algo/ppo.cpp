@@ -29,8 +29,8 @@ class Ppo final : public Algorithm {
       : cfg_(cfg),
         penalty_(cfg.ppo_variant == "penalty"),
         beta_(cfg.kl_coef),
-        pi_opt_(ac.pi_params.size(), static_cast<Scalar>(cfg.pi_lr)),
-        v_opt_(ac.v_params.size(), static_cast<Scalar>(cfg.vf_lr)) {}
+        pi_opt_(ac.pi_params.size(), cfg.pi_lr, 0.9, 0.999, cfg.adam_eps),
+        v_opt_(ac.v_params.size(), cfg.vf_lr, 0.9, 0.999, cfg.adam_eps) {}
 
   std::vector<std::string> extra_columns() const override {
     if (penalty_) return {"stop_iter", "beta"};
@@ -43,6 +43,10 @@ class Ppo final : public Algorithm {
     append_adam_state(s, "v_adam", v_opt_);
     s.push_back({"beta", {beta_}});
     return s;
+  }
+  void set_lr_scale(double frac) override {
+    pi_opt_.set_lr(cfg_.pi_lr * frac);
+    v_opt_.set_lr(cfg_.vf_lr * frac);
   }
   void set_state(const std::vector<NamedArray>& s) override {
     restore_adam_state(s, "pi_adam", pi_opt_);
@@ -97,7 +101,7 @@ class Ppo final : public Algorithm {
       s.kl = comm.average(e.approx_kl);
     }
 
-    const ValueFit fit = fit_value(ac, v_opt_, b.obs, b.ret, cfg_.train_v_iters, comm);
+    const ValueFit fit = fit_value(ac, v_opt_, b, cfg_, comm);
     s.loss_v = fit.loss_before;
     s.delta_loss_v = fit.loss_after - fit.loss_before;
     return s;
@@ -138,7 +142,9 @@ class Ppo final : public Algorithm {
       pi.grad_kl(dist_old, kl_grad_);
       grad_ += static_cast<Scalar>(beta_) * kl_grad_;
     }
+    add_entropy_bonus(pi, cfg_.ent_coef, grad_);
     comm.average(Eigen::Ref<Eigen::VectorXd>(grad_));
+    clip_grad_norm(grad_, cfg_.max_grad_norm);
     pi_opt_.step(ac.pi_params, grad_);
   }
 

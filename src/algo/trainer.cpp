@@ -90,7 +90,7 @@ class BlobReader {
 };
 
 constexpr std::uint32_t kBlobMagic = 0x524c5253;  // "RLRS"
-constexpr std::uint32_t kBlobVersion = 1;
+constexpr std::uint32_t kBlobVersion = 2;
 
 }  // namespace
 
@@ -114,8 +114,14 @@ Trainer::Trainer(const Config& cfg, const mpi::Comm& comm)
       buf_(local_steps_, cfg.envs_per_rank, obs_dim_, act_dim_, ac_.pi->dist_dim(), cfg.gamma, cfg.lam),
       // Sampling stream: distinct from the environments' streams that start from the same number.
       rng_(Rng::rank_seed(cfg.seed, comm.rank()) ^ 0x9E3779B97F4A7C15ULL),
-      start_time_(now_seconds()) {
+      start_time_(now_seconds()),
+      obs_norm_(cfg.normalize_obs ? obs_dim_ : 0),
+      ret_norm_(cfg.normalize_reward ? 1 : 0) {
   const int n = cfg.envs_per_rank;
+  for (const auto& t : envs_.front()->info()) info_names_.emplace_back(t.name);
+  info_sum_.assign(info_names_.size(), 0.0);
+  raw_.resize(n, obs_dim_);
+  disc_ret_.assign(static_cast<std::size_t>(n), 0.0);
   obs_.resize(n, obs_dim_);
   next_obs_.resize(n, obs_dim_);
   act_.resize(n, act_dim_);
@@ -124,9 +130,21 @@ Trainer::Trainer(const Config& cfg, const mpi::Comm& comm)
   ep_ret_.assign(static_cast<std::size_t>(n), 0.0);
   ep_len_.assign(static_cast<std::size_t>(n), 0.0);
   const std::uint64_t base = Rng::rank_seed(cfg.seed, comm.rank());
-  for (int e = 0; e < n; ++e)
+  for (int e = 0; e < n; ++e) {
     envs_[static_cast<std::size_t>(e)]->reset(base + static_cast<std::uint64_t>(e),
-                                              std::span<double>(obs_.row(e).data(), static_cast<std::size_t>(obs_dim_)));
+                                              std::span<double>(raw_.row(e).data(), static_cast<std::size_t>(obs_dim_)));
+    prepare_obs(e, obs_.row(e).data());
+  }
+}
+
+void Trainer::prepare_obs(int e, double* dst) {
+  const double* raw = raw_.row(e).data();
+  if (!cfg_.normalize_obs) {
+    std::copy(raw, raw + obs_dim_, dst);
+    return;
+  }
+  obs_norm_.observe(raw);
+  obs_norm_.normalize(raw, dst);
 }
 
 std::vector<std::string> Trainer::columns() const {
@@ -135,6 +153,8 @@ std::vector<std::string> Trainer::columns() const {
                                 "TotalEnvInteracts", "LossPi",  "LossV",             "DeltaLossPi", "DeltaLossV",
                                 "Entropy",      "KL"};
   for (const auto& x : algo_->extra_columns()) c.push_back(column_name(x));
+  for (const auto& name : info_names_) c.push_back("info." + name);
+  if (!info_names_.empty()) c.push_back("Diverged");
   for (const char* name : {"Episodes", "Time", "TimeRollout", "TimeUpdate", "StepsPerSecond"}) c.push_back(name);
   return c;
 }
@@ -147,6 +167,8 @@ TrainerState Trainer::state() const {
   st.arrays.push_back({"pi_params", std::vector<double>(ac_.pi_params.data(), ac_.pi_params.data() + ac_.pi_params.size())});
   st.arrays.push_back({"v_params", std::vector<double>(ac_.v_params.data(), ac_.v_params.data() + ac_.v_params.size())});
   for (auto& a : algo_->state()) st.arrays.push_back(std::move(a));
+  if (cfg_.normalize_obs) st.arrays.push_back({"obs_norm", obs_norm_.state()});
+  if (cfg_.normalize_reward) st.arrays.push_back({"ret_norm", ret_norm_.state()});
 
   BlobWriter w;
   w.put(kBlobMagic);
@@ -163,6 +185,9 @@ TrainerState Trainer::state() const {
     w.put(ep_len_[e]);
     const auto row = obs_.row(static_cast<Index>(e));
     w.put_doubles(std::vector<double>(row.data(), row.data() + row.size()));
+    const auto raw = raw_.row(static_cast<Index>(e));
+    w.put_doubles(std::vector<double>(raw.data(), raw.data() + raw.size()));
+    w.put(disc_ret_[e]);
   }
   st.rank_blob = std::move(w.out);
   return st;
@@ -185,7 +210,8 @@ void Trainer::restore(const TrainerState& st) {
     throw std::invalid_argument("the checkpoint has a different number of environments per rank");
   std::vector<env::Snapshot> snaps(envs_.size());
   std::vector<double> ret(envs_.size()), len(envs_.size());
-  Matrix obs(obs_.rows(), obs_.cols());
+  Matrix obs(obs_.rows(), obs_.cols()), raw(raw_.rows(), raw_.cols());
+  std::vector<double> disc(envs_.size());
   for (std::size_t e = 0; e < envs_.size(); ++e) {
     snaps[e].state = r.get_doubles();
     snaps[e].extra = r.get_doubles();
@@ -196,11 +222,17 @@ void Trainer::restore(const TrainerState& st) {
     const std::vector<double> o = r.get_doubles();
     if (static_cast<Index>(o.size()) != obs_.cols()) throw std::invalid_argument("observation size differs");
     std::copy(o.begin(), o.end(), obs.row(static_cast<Index>(e)).data());
+    const std::vector<double> ro = r.get_doubles();
+    if (static_cast<Index>(ro.size()) != raw_.cols()) throw std::invalid_argument("observation size differs");
+    std::copy(ro.begin(), ro.end(), raw.row(static_cast<Index>(e)).data());
+    disc[e] = r.get<double>();
   }
   if (!r.done()) throw std::invalid_argument("rank state has trailing bytes");
 
   // Everything validated: apply.
   algo_->set_state(st.arrays);
+  if (cfg_.normalize_obs) obs_norm_.set_state(find_array(st.arrays, "obs_norm").data);
+  if (cfg_.normalize_reward) ret_norm_.set_state(find_array(st.arrays, "ret_norm").data);
   ac_.pi_params = Eigen::Map<const Vector>(pi.data(), static_cast<Index>(pi.size()));
   ac_.v_params = Eigen::Map<const Vector>(v.data(), static_cast<Index>(v.size()));
   rng_.set_state(rs);
@@ -208,6 +240,8 @@ void Trainer::restore(const TrainerState& st) {
   ep_ret_ = ret;
   ep_len_ = len;
   obs_ = obs;
+  raw_ = raw;
+  disc_ret_ = disc;
   epoch_ = static_cast<int>(st.epoch);
   total_steps_ = st.total_steps;
   start_time_ = now_seconds() - st.elapsed_seconds;
@@ -232,8 +266,19 @@ void Trainer::collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, 
     for (int e = 0; e < n; ++e) {
       const auto ue = static_cast<std::size_t>(e);
       const env::StepResult r = envs_[ue]->step(std::span<const double>(act_.row(e).data(), ad),
-                                                std::span<double>(next_obs_.row(e).data(), od));
-      buf_.store(e, obs_.row(e).data(), act_.row(e).data(), r.reward, vals[e], logp_[e], dist_.row(e).data());
+                                                std::span<double>(raw_.row(e).data(), od));
+      prepare_obs(e, next_obs_.row(e).data());
+      const auto terms = envs_[ue]->info();
+      for (std::size_t k = 0; k < terms.size() && k < info_sum_.size(); ++k) info_sum_[k] += terms[k].value;
+      if (envs_[ue]->diverged()) diverged_ += 1;
+      double rew = r.reward;
+      if (cfg_.normalize_reward) {  // scale by the running std of the discounted return
+        disc_ret_[ue] = disc_ret_[ue] * cfg_.gamma + r.reward;
+        ret_norm_.observe(&disc_ret_[ue]);
+        rew = ret_norm_.scale(r.reward);
+      }
+      buf_.store(e, obs_.row(e).data(), act_.row(e).data(), static_cast<Scalar>(rew), vals[e], logp_[e],
+                 dist_.row(e).data());
       ep_ret_[ue] += r.reward;
       ep_len_[ue] += 1;
       const bool timeout = r.truncated || ep_len_[ue] >= cfg_.max_ep_len;
@@ -253,9 +298,11 @@ void Trainer::collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, 
       if (!done[ue]) continue;
       buf_.finish_path(e, terminated[ue] ? Scalar(0) : boot[e]);
       // A trajectory cut by the epoch end is discarded, not continued (Spinning Up).
-      envs_[ue]->reset(std::span<double>(next_obs_.row(e).data(), od));
+      envs_[ue]->reset(std::span<double>(raw_.row(e).data(), od));
+      prepare_obs(e, next_obs_.row(e).data());
       ep_ret_[ue] = 0;
       ep_len_[ue] = 0;
+      disc_ret_[ue] = 0;
     }
     obs_ = next_obs_;
   }
@@ -265,7 +312,13 @@ void Trainer::collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, 
 EpochResult Trainer::run_epoch() {
   const double t0 = now_seconds();
   std::vector<double> ep_ret, ep_len, vvals;
+  std::fill(info_sum_.begin(), info_sum_.end(), 0.0);
+  diverged_ = 0;
   collect(ep_ret, ep_len, vvals);
+  // Statistics of this epoch's samples join the running ones (frozen during the epoch).
+  if (cfg_.normalize_obs) obs_norm_.merge(comm_);
+  if (cfg_.normalize_reward) ret_norm_.merge(comm_);
+  if (cfg_.anneal_lr) algo_->set_lr_scale(1.0 - static_cast<double>(epoch_) / cfg_.epochs);
   const double t1 = now_seconds();
 
   const mpi::SampleStats adv = comm_.stats(std::span<const double>(buf_.adv.data(), static_cast<std::size_t>(buf_.adv.size())));
@@ -298,6 +351,14 @@ EpochResult Trainer::run_epoch() {
   add("Entropy", u.entropy);
   add("KL", u.kl);
   for (const auto& x : algo_->extra_columns()) r.stats.emplace_back(column_name(x), extra_value(u, x));
+  if (!info_names_.empty()) {  // per-step means of the env's info terms, and divergences (sum)
+    std::vector<double> sums = info_sum_;
+    sums.push_back(diverged_);
+    comm_.sum(std::span<double>(sums));
+    const double steps = static_cast<double>(local_steps_) * comm_.size() * cfg_.envs_per_rank;
+    for (std::size_t k = 0; k < info_names_.size(); ++k) r.stats.emplace_back("info." + info_names_[k], sums[k] / steps);
+    add("Diverged", sums.back());
+  }
   add("Episodes", static_cast<double>(st[0].count));
   add("Time", t2 - start_time_);
   add("TimeRollout", t1 - t0);

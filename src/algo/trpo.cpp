@@ -18,7 +18,7 @@ namespace {
 class Trpo final : public Algorithm {
  public:
   Trpo(const Config& cfg, const ActorCritic& ac)
-      : cfg_(cfg), v_opt_(ac.v_params.size(), static_cast<Scalar>(cfg.vf_lr)) {}
+      : cfg_(cfg), v_opt_(ac.v_params.size(), cfg.vf_lr, 0.9, 0.999, cfg.adam_eps) {}
 
   std::vector<std::string> extra_columns() const override { return {"backtrack_iters"}; }
   std::vector<NamedArray> state() const override {
@@ -27,6 +27,7 @@ class Trpo final : public Algorithm {
     return s;
   }
   void set_state(const std::vector<NamedArray>& s) override { restore_adam_state(s, "v_adam", v_opt_); }
+  void set_lr_scale(double frac) override { v_opt_.set_lr(cfg_.vf_lr * frac); }
 
   UpdateStats update(ActorCritic& ac, const RolloutBuffer& b, UpdateContext& ctx) override {
     const mpi::Comm& comm = ctx.comm;
@@ -80,7 +81,7 @@ class Trpo final : public Algorithm {
     s.kl = kl;
     s.delta_loss_pi = loss - loss_old;
 
-    const ValueFit fit = fit_value(ac, v_opt_, b.obs, b.ret, cfg_.train_v_iters, comm);
+    const ValueFit fit = fit_value(ac, v_opt_, b, cfg_, comm);
     s.loss_v = fit.loss_before;
     s.delta_loss_v = fit.loss_after - fit.loss_before;
     return s;

@@ -12,8 +12,8 @@ class Vpg final : public Algorithm {
  public:
   Vpg(const Config& cfg, const ActorCritic& ac)
       : cfg_(cfg),
-        pi_opt_(ac.pi_params.size(), static_cast<Scalar>(cfg.pi_lr)),
-        v_opt_(ac.v_params.size(), static_cast<Scalar>(cfg.vf_lr)) {}
+        pi_opt_(ac.pi_params.size(), cfg.pi_lr, 0.9, 0.999, cfg.adam_eps),
+        v_opt_(ac.v_params.size(), cfg.vf_lr, 0.9, 0.999, cfg.adam_eps) {}
 
   std::vector<std::string> extra_columns() const override { return {}; }
 
@@ -22,6 +22,10 @@ class Vpg final : public Algorithm {
     append_adam_state(s, "pi_adam", pi_opt_);
     append_adam_state(s, "v_adam", v_opt_);
     return s;
+  }
+  void set_lr_scale(double frac) override {
+    pi_opt_.set_lr(cfg_.pi_lr * frac);
+    v_opt_.set_lr(cfg_.vf_lr * frac);
   }
   void set_state(const std::vector<NamedArray>& s) override {
     restore_adam_state(s, "pi_adam", pi_opt_);
@@ -46,7 +50,9 @@ class Vpg final : public Algorithm {
 
     const Vector w = -b.adv / static_cast<Scalar>(n);  // d/dlogp of the loss
     pi.grad_logp(b.act, w, grad_);
+    add_entropy_bonus(pi, cfg_.ent_coef, grad_);
     comm.average(Eigen::Ref<Eigen::VectorXd>(grad_));
+    clip_grad_norm(grad_, cfg_.max_grad_norm);
     pi_opt_.step(ac.pi_params, grad_);
 
     pi.forward(ac.pi_params, b.obs);
@@ -54,7 +60,7 @@ class Vpg final : public Algorithm {
     s.kl = comm.average((b.logp - logp_).mean());
     s.delta_loss_pi = comm.average(-(logp_.array() * b.adv.array()).mean()) - s.loss_pi;
 
-    const ValueFit fit = fit_value(ac, v_opt_, b.obs, b.ret, cfg_.train_v_iters, comm);
+    const ValueFit fit = fit_value(ac, v_opt_, b, cfg_, comm);
     s.loss_v = fit.loss_before;
     s.delta_loss_v = fit.loss_after - fit.loss_before;
     return s;

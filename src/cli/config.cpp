@@ -112,6 +112,25 @@ struct OptionSpec {
   std::function<std::string(const Config&)> show;
 };
 
+// On/off options (no value): name, help, member.
+struct SwitchSpec {
+  const char* name;
+  const char* help;
+  bool Config::*member;
+};
+
+const std::vector<SwitchSpec>& switch_table() {
+  static const std::vector<SwitchSpec> table = {
+      {"normalize-obs", "normalise observations by running mean/std merged across ranks each epoch (clip +-10)",
+       &Config::normalize_obs},
+      {"normalize-reward", "scale rewards by the running std of the discounted return", &Config::normalize_reward},
+      {"anneal-lr", "decay the learning rates linearly to 0 over the epochs", &Config::anneal_lr},
+      {"clip-vloss", "clipped value loss around the rollout values (uses --clip-ratio)", &Config::clip_vloss},
+      {"force", "overwrite an existing run in --out", &Config::force},
+  };
+  return table;
+}
+
 const std::vector<OptionSpec>& option_table() {
   static const std::vector<OptionSpec> table = {
       {"Training", "algo", "algorithm: vpg, trpo or ppo",
@@ -147,6 +166,22 @@ const std::vector<OptionSpec>& option_table() {
       {"Network", "activation", "hidden activation: tanh or relu",
        [](Config& c, const std::string& v) { c.activation = parse_choice("activation", v, {"tanh", "relu"}); },
        [](const Config& c) { return c.activation; }},
+      {"Network", "init", "weight init: default (PyTorch nn.Linear) or orthogonal (Baselines/CleanRL gains)",
+       [](Config& c, const std::string& v) { c.init = parse_choice("init", v, {"default", "orthogonal"}); },
+       [](const Config& c) { return c.init; }},
+      {"Optimisation", "max-grad-norm", "clip the global gradient norm before each Adam step (0: off)",
+       [](Config& c, const std::string& v) {
+         c.max_grad_norm = parse_real("max-grad-norm", v, 0.0, std::numeric_limits<double>::max(), false, "a number >= 0");
+       },
+       [](const Config& c) { return fmt(c.max_grad_norm); }},
+      {"Optimisation", "adam-eps", "Adam epsilon",
+       [](Config& c, const std::string& v) { c.adam_eps = parse_positive("adam-eps", v); },
+       [](const Config& c) { return fmt(c.adam_eps); }},
+      {"Optimisation", "ent-coef", "entropy bonus coefficient in the policy loss (VPG, PPO)",
+       [](Config& c, const std::string& v) {
+         c.ent_coef = parse_real("ent-coef", v, 0.0, std::numeric_limits<double>::max(), false, "a number >= 0");
+       },
+       [](const Config& c) { return fmt(c.ent_coef); }},
       {"Optimisation", "gamma", "discount factor in [0, 1]",
        [](Config& c, const std::string& v) { c.gamma = parse_unit("gamma", v); },
        [](const Config& c) { return fmt(c.gamma); }},
@@ -243,10 +278,12 @@ po::options_description described_options(bool with_defaults) {
       "config", po::value<std::string>()->value_name("FILE"),
       "read options from an INI file (key = value, same names); the command line wins")(
       "quiet", "do not print the per-epoch table")(
-      "force", "overwrite an existing run in --out")(
       "episodes", po::value<std::string>()->value_name("N"), "eval: number of episodes [10]")(
       "deterministic", "eval: act with the distribution's mode");
+  po::options_description switches("Switches");
+  for (const auto& sw : switch_table()) switches.add_options()(sw.name, sw.help);
   all.add(general);
+  all.add(switches);
   for (auto& g : groups) all.add(g);
   return all;
 }
@@ -351,7 +388,7 @@ Config parse_command_line(int argc, const char* const* argv) {
   for (const auto& o : option_table())
     if (vm.count(o.name)) o.apply(cfg, vm[o.name].as<std::string>());
   cfg.quiet = vm.count("quiet") > 0;
-  cfg.force = vm.count("force") > 0;
+  for (const auto& sw : switch_table()) cfg.*sw.member = vm.count(sw.name) > 0;
   cfg.deterministic = vm.count("deterministic") > 0;
   if (vm.count("episodes")) cfg.eval_episodes = parse_positive_int("episodes", vm["episodes"].as<std::string>());
 
@@ -370,6 +407,8 @@ namespace rlmpi {
 std::vector<std::pair<std::string, std::string>> Config::to_key_values() const {
   std::vector<std::pair<std::string, std::string>> kv;
   for (const auto& o : cli::option_table()) kv.emplace_back(o.name, o.show(*this));
+  for (const auto& sw : cli::switch_table())
+    if (std::string(sw.name) != "force") kv.emplace_back(sw.name, this->*sw.member ? "1" : "0");
   return kv;
 }
 

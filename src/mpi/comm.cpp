@@ -108,6 +108,13 @@ std::vector<double> Comm::allgather(double v) const {
   return out;
 }
 
+std::vector<double> Comm::allgather(std::span<const double> local) const {
+  std::vector<double> out(local.size() * static_cast<std::size_t>(size()));
+  MPI_Allgather(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, out.data(), static_cast<int>(local.size()),
+                MPI_DOUBLE, comm_);
+  return out;
+}
+
 std::vector<double> Comm::gather(std::span<const double> local, int root) const {
   const int n = size();
   const int mine = static_cast<int>(local.size());

@@ -29,7 +29,7 @@ TEST_CASE("same seed gives the same stream and the state round-trips") {
   CHECK_THROWS(b.set_state({0, 0, 0, 0}));
 }
 
-TEST_CASE("uniform, uniform_int and normal have the right moments") {
+TEST_CASE("uniform and uniform_int and normal have the right moments") {
   for (std::uint64_t seed : {1u, 7u, 2024u}) {
     Rng rng(seed);
     const int n = 200000;

@@ -66,6 +66,13 @@ TEST_CASE("parameters and statistics are identical on all ranks after 3 epochs")
   Config pen = small("ppo", "Acrobot-v1");
   pen.ppo_variant = "penalty";
   check_consistent(pen, 3);
+  Config extras = small("ppo", "Pendulum-v1");  // the locomotion options, all on
+  extras.normalize_obs = extras.normalize_reward = extras.anneal_lr = extras.clip_vloss = true;
+  extras.max_grad_norm = 0.5;
+  extras.ent_coef = 0.01;
+  extras.init = "orthogonal";
+  extras.epochs = 3;
+  check_consistent(extras, 3);
   Config mb = small("ppo", "MountainCarContinuous-v0");
   mb.update_epochs = 3;
   mb.minibatch_size = 50;
@@ -140,6 +147,11 @@ TEST_CASE("restoring a saved state continues bit for bit") {
       Config cfg = small(algo, env);
       cfg.envs_per_rank = 2;
       if (std::string(algo) == "ppo") cfg.ppo_variant = "penalty";
+      if (std::string(algo) != "trpo") {  // state of the normalisers and annealing continues too
+        cfg.normalize_obs = cfg.normalize_reward = cfg.anneal_lr = cfg.clip_vloss = true;
+        cfg.max_grad_norm = 1.0;
+        cfg.epochs = 4;
+      }
       algo::Trainer straight(cfg, world());
       straight.run_epoch();
       straight.run_epoch();

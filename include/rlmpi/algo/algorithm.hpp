@@ -61,6 +61,8 @@ class Algorithm {
   virtual std::vector<std::string> extra_columns() const = 0;
   // Everything besides the network parameters that the next update depends on.
   virtual std::vector<NamedArray> state() const = 0;
+  // --anneal-lr: learning rates become their configured values times `frac`.
+  virtual void set_lr_scale(double frac) = 0;
   // Restores state(); throws std::invalid_argument when names or sizes do not match.
   virtual void set_state(const std::vector<NamedArray>& s) = 0;
 };
@@ -81,7 +83,17 @@ std::unique_ptr<Algorithm> make_algorithm(const Config& cfg, const ActorCritic& 
 struct ValueFit {
   double loss_before = 0, loss_after = 0;
 };
-ValueFit fit_value(ActorCritic& ac, nn::Adam<Scalar>& opt, const Matrix& obs, const Vector& ret, int iters,
+// With cfg.clip_vloss the loss is mean(max((V - ret)^2, (V_clip - ret)^2)) with
+// V_clip = v_old + clip(V - v_old, -clip_ratio, clip_ratio) (v_old: the rollout's values).
+// Gradients are clipped to cfg.max_grad_norm when it is > 0.
+ValueFit fit_value(ActorCritic& ac, nn::Adam<Scalar>& opt, const RolloutBuffer& b, const Config& cfg,
                    const mpi::Comm& comm);
+
+// Scales g so that its norm is at most max_norm (no-op for max_norm <= 0). Applied after the
+// allreduce, so every rank clips identically.
+void clip_grad_norm(Vector& g, double max_norm);
+
+// Adds the entropy bonus -ent_coef * mean(H) to a policy gradient at the policy's cached forward.
+void add_entropy_bonus(nn::Policy<Scalar>& pi, double ent_coef, Vector& grad);
 
 }  // namespace rlmpi::algo

@@ -14,6 +14,7 @@
 
 #include "rlmpi/algo/algorithm.hpp"
 #include "rlmpi/algo/buffer.hpp"
+#include "rlmpi/algo/normalizer.hpp"
 #include "rlmpi/core/config.hpp"
 #include "rlmpi/env/env.hpp"
 #include "rlmpi/mpi/comm.hpp"
@@ -62,6 +63,8 @@ class Trainer {
 
  private:
   void collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, std::vector<double>& vvals);
+  // Raw observation in raw_.row(e) -> what the nets see in `dst` (and the normaliser's sample).
+  void prepare_obs(int e, double* dst);
 
   Config cfg_;
   mpi::Comm comm_;
@@ -76,10 +79,16 @@ class Trainer {
   int epoch_ = 0;
   long long total_steps_ = 0;
   double start_time_;
-  // Rollout state carried across steps (one row per env).
-  Matrix obs_, act_, dist_, next_obs_;
+  // Rollout state carried across steps (one row per env); obs_ is what the nets see
+  // (normalised with --normalize-obs), raw_ what the environments returned.
+  Matrix obs_, act_, dist_, next_obs_, raw_;
   Vector logp_;
-  std::vector<double> ep_ret_, ep_len_;
+  std::vector<double> ep_ret_, ep_len_, disc_ret_;
+  RunningNormalizer obs_norm_, ret_norm_;
+  // Per-step environment info terms (e.g. reward_forward), summed over the epoch.
+  std::vector<std::string> info_names_;
+  std::vector<double> info_sum_;
+  double diverged_ = 0;
 };
 
 }  // namespace rlmpi::algo

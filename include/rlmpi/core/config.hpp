@@ -27,6 +27,17 @@ struct Config {
   std::vector<int> hid = {64, 64};
   std::string activation = "tanh";  // tanh | relu
 
+  std::string init = "default";  // default (PyTorch nn.Linear) | orthogonal
+
+  // locomotion extras (all off by default: Spinning Up's behaviour)
+  bool normalize_obs = false;     // running mean/std of observations, merged across ranks per epoch, clip +-10
+  bool normalize_reward = false;  // rewards scaled by the running std of the discounted return
+  double max_grad_norm = 0;       // clip the global gradient norm (0: off)
+  bool anneal_lr = false;         // learning rates decay linearly to 0 over the epochs
+  double adam_eps = 1e-8;
+  bool clip_vloss = false;        // PPO-style clipped value loss (uses --clip-ratio)
+  double ent_coef = 0;            // entropy bonus in the policy loss (VPG, PPO)
+
   // advantage estimation and optimisation
   double gamma = 0.99;
   double lam = 0.97;

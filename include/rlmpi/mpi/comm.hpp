@@ -60,6 +60,8 @@ class Comm {
 
   // Gather one value per rank to every rank (rank order).
   std::vector<double> allgather(double v) const;
+  // Concatenation of every rank's equally long vector, on every rank, in rank order.
+  std::vector<double> allgather(std::span<const double> local) const;
   // Byte strings (checkpoint state): broadcast from root; gather every rank's string to root
   // (index = rank, empty vector elsewhere); scatter root's strings (index = rank) to their ranks.
   void broadcast(std::string& bytes, int root = 0) const;
