@@ -196,7 +196,7 @@ UpdateTimes time_update(const Problem& pb, const std::vector<Shape>& shapes, int
   }
   const VectorX<T> pp0 = pp, vp0 = vp;
   GemmSet<T> gemms(shapes);
-  std::vector<double> t_pi, t_v, t_g, ratio;
+  std::vector<double> t_pi, t_v, t_g, ratios;
   for (int r = 0; r < reps + 1; ++r) {  // first one warms up
     pp = pp0;
     vp = vp0;
@@ -226,7 +226,7 @@ UpdateTimes time_update(const Problem& pb, const std::vector<Shape>& shapes, int
       t_pi.push_back(t1 - t0);
       t_v.push_back(t2 - t1);
       t_g.push_back(8 * (t3 - t2));
-      ratio.push_back(8 * (t3 - t2) / (t2 - t0));
+      ratios.push_back(8 * (t3 - t2) / (t2 - t0));
     }
   }
   UpdateTimes u;
@@ -234,7 +234,7 @@ UpdateTimes time_update(const Problem& pb, const std::vector<Shape>& shapes, int
   u.update = tp + tv;
   u.pi_share = tp / (tp + tv);
   u.gemm_only = median(t_g);
-  u.ratio = median(ratio);
+  u.ratio = median(ratios);
   return u;
 }
 
