@@ -448,6 +448,13 @@ int run_eval(const Config& cfg, const mpi::Comm& world) {
     shared.append(reinterpret_cast<const char*>(params.data()), params.size() * sizeof(double));
   }
   world.broadcast(shared);
+  // Observation statistics of a --normalize-obs run, frozen during evaluation.
+  std::string norm_bytes;
+  if (world.is_root()) {
+    for (const auto& [name, data] : ckpt.arrays)
+      if (name == "obs_norm") norm_bytes.assign(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(double));
+  }
+  world.broadcast(norm_bytes);
   std::size_t a = shared.find('\n'), b = shared.find('\n', a + 1), c = shared.find('\n', b + 1);
   run_cfg.env = shared.substr(0, a);
   run_cfg.activation = shared.substr(a + 1, b - a - 1);
@@ -466,18 +473,29 @@ int run_eval(const Config& cfg, const mpi::Comm& world) {
 
   // Episodes split across ranks: rank r runs episodes r, r + size, ...
   Rng rng(Rng::rank_seed(cfg.seed, world.rank()) ^ 0x9E3779B97F4A7C15ULL);
-  Matrix obs(1, e->obs_dim()), act(1, e->act_dim());
+  Matrix obs(1, e->obs_dim()), raw(1, e->obs_dim()), act(1, e->act_dim());
+  algo::RunningNormalizer norm(norm_bytes.empty() ? 0 : e->obs_dim());
+  if (!norm_bytes.empty()) {
+    std::vector<double> st(norm_bytes.size() / sizeof(double));
+    std::memcpy(st.data(), norm_bytes.data(), norm_bytes.size());
+    norm.set_state(st);
+  }
+  auto observe = [&] {
+    if (norm_bytes.empty()) obs = raw;
+    else norm.normalize(raw.data(), obs.data());
+  };
   std::vector<double> rets, lens;
   for (int ep = world.rank(); ep < cfg.eval_episodes; ep += world.size()) {
     e->reset(Rng::rank_seed(cfg.seed, 0) + static_cast<std::uint64_t>(ep) + 1000003,
-             std::span<double>(obs.data(), static_cast<std::size_t>(obs.size())));
+             std::span<double>(raw.data(), static_cast<std::size_t>(raw.size())));
     double ret = 0, len = 0;
     for (;;) {
+      observe();
       pi->forward(params, obs);
       if (cfg.deterministic) pi->mode(act);
       else pi->sample(rng, act);
       const env::StepResult r = e->step(std::span<const double>(act.data(), static_cast<std::size_t>(act.size())),
-                                        std::span<double>(obs.data(), static_cast<std::size_t>(obs.size())));
+                                        std::span<double>(raw.data(), static_cast<std::size_t>(raw.size())));
       ret += r.reward;
       len += 1;
       if (r.terminated || r.truncated || len >= cfg.max_ep_len) break;
