@@ -82,6 +82,27 @@ TEST_CASE("vectorised double tanh matches std::tanh to a few ulp") {
   }
   CHECK(worst < 4.0);
   CHECK(y(6, 0) == 0.0);
+  CHECK(y(4, 0) == 1.0);
+  CHECK(y(5, 0) == -1.0);
+  // Infinities and NaN, and a dense sweep of the branch boundary and the clamp region.
+  MatrixX<double> z(4 * 1000 + 3, 1);
+  for (Index i = 0; i < 4000; ++i) {
+    const double u = static_cast<double>(i) / 1000.0;  // [0, 4)
+    z(i, 0) = (i % 2 ? -1.0 : 1.0) * (i < 2000 ? 0.6 + 0.05 * u : 15.0 + 3.0 * u);
+  }
+  z(4000, 0) = std::numeric_limits<double>::infinity();
+  z(4001, 0) = -std::numeric_limits<double>::infinity();
+  z(4002, 0) = std::numeric_limits<double>::quiet_NaN();
+  const MatrixX<double> yz = mlp.forward(p.data(), z);
+  double worst_z = 0;
+  for (Index i = 0; i < 4000; ++i) {
+    const double ref = std::tanh(z(i, 0));
+    worst_z = std::max(worst_z, std::abs(yz(i, 0) - ref) / (std::numeric_limits<double>::epsilon() * std::abs(ref)));
+  }
+  CHECK(worst_z < 4.0);
+  CHECK(yz(4000, 0) == 1.0);
+  CHECK(yz(4001, 0) == -1.0);
+  CHECK(std::isnan(yz(4002, 0)));
 }
 
 TEST_CASE("Mlp forward matches a loop reference for every shape") {
