@@ -1,7 +1,7 @@
 # Runs a command and checks its exit code, that stderr matches a regex and has exactly
 # EXPECT_ERR_LINES lines (when given), and that stdout matches a regex (when given).
 #   cmake -DCMD="a|b|c" -DEXPECT_RC=2 -DEXPECT_ERR="regex" -DEXPECT_ERR_LINES=1
-#         -DEXPECT_OUT="regex" -DEXPECT_OUT_COUNT="regex:n" -P expect.cmake
+#         -DEXPECT_OUT="regex" -DEXPECT_OUT_COUNT="regex@n" -P expect.cmake
 string(REPLACE "|" ";" cmd "${CMD}")
 execute_process(COMMAND ${cmd} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
 set(report "command: ${CMD}\nexit: ${rc}\n--- stdout\n${out}\n--- stderr\n${err}")
@@ -22,7 +22,7 @@ if(DEFINED EXPECT_OUT AND NOT out MATCHES "${EXPECT_OUT}")
   message(FATAL_ERROR "stdout does not match '${EXPECT_OUT}'\n${report}")
 endif()
 if(DEFINED EXPECT_OUT_COUNT)
-  string(REPLACE ":" ";" pair "${EXPECT_OUT_COUNT}")
+  string(REPLACE "@" ";" pair "${EXPECT_OUT_COUNT}")
   list(GET pair 0 pattern)
   list(GET pair 1 want)
   string(REGEX MATCHALL "${pattern}" hits "${out}")
