@@ -45,12 +45,14 @@ RANKS = [1, 2, 16, 64, 256, 1024]
 SIZES = {"CartPole": {"pi": 4610, "v": 4545}, "Hopper": {"pi": 5126, "v": 4993}}
 
 
-def load_csv(paths):
+def load_csv(paths, lo=0, hi=float("inf")):
     by_p = {}
     for path in paths:
         with open(path, newline="") as f:
             for row in csv.DictReader(f):
                 p = int(row["ranks"])
+                if not lo <= float(row["doubles"]) <= hi:
+                    continue
                 by_p.setdefault(p, []).append((float(row["doubles"]), float(row["median_us"]) * 1e-6))
     return by_p
 
@@ -140,15 +142,20 @@ def main():
     ap.add_argument("--ls-trials", type=float, default=2, help="mean line-search trials per TRPO update")
     ap.add_argument("--net-latency-us", type=float, help="add a network scenario: latency per log2(p) level")
     ap.add_argument("--net-bandwidth-gbs", type=float, default=10.0, help="network scenario bandwidth, GB/s")
+    ap.add_argument("--fit-min", type=float, default=0, help="fit only sizes >= this many doubles")
+    ap.add_argument("--fit-max", type=float, default=float("inf"), help="fit only sizes <= this many doubles")
     ap.add_argument("--plot", default="scaling.png", help="PNG to write (default %(default)s)")
     a = ap.parse_args()
 
-    by_p = load_csv(a.csv)
+    by_p = load_csv(a.csv, a.fit_min, a.fit_max)
     fits = {p: fit_ab(pts) for p, pts in sorted(by_p.items()) if p >= 2}
-    print("Allreduce fit t(n) = a + b n (relative least squares):")
+    print(f"Allreduce fit t(n) = a + b n (relative least squares, sizes {a.fit_min:g} .. {a.fit_max:g} doubles):")
     for p, (fa, fb) in fits.items():
         print(f"  p={p:4d}: a = {fa * 1e6:8.3f} us, b = {fb * 1e9:8.4f} ns/double "
               f"({8 / fb / 1e9 if fb > 0 else float('inf'):.2f} GB/s)")
+        for n, t in sorted(by_p[p]):
+            if n in (4545, 4610, 9220):
+                print(f"         n={int(n):6d}: measured {t * 1e6:7.2f} us, fit {(fa + fb * n) * 1e6:7.2f} us")
     models = [Model(fits)]
     if a.net_latency_us is not None:
         models.append(Model(fits, a.net_latency_us * 1e-6, a.net_bandwidth_gbs * 1e9))
