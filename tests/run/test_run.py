@@ -125,7 +125,7 @@ def case_errors(tmp):
     assert same_run(f"{d}/run.h5", f"{d}/run.h5") == 2
     # A live lock holder blocks a second writer.
     holder = subprocess.Popen(cmd(1, "--epochs", "500", "--out", f"{tmp}/busy", *SMALL), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         for _ in range(600):
             if os.path.exists(f"{tmp}/busy/rlmpi.lock"):
@@ -133,9 +133,10 @@ def case_errors(tmp):
             time.sleep(0.05)
         p = run(1, "--epochs", "3", "--out", f"{tmp}/busy", "--resume", "auto", *SMALL, expect=2)
         assert "is in use by job" in p.stderr, p.stderr
-    finally:
-        holder.kill()
+    finally:  # the whole process group: mpiexec and the rank still writing into tmp
+        os.killpg(holder.pid, signal.SIGKILL)
         holder.wait()
+        time.sleep(0.5)
     print("mismatched, corrupt and truncated checkpoints, missing resume targets and locked directories: exit 2")
 
 
@@ -152,7 +153,7 @@ def case_eval(tmp):
     print("eval: same figures with 1 and 2 ranks;", q.stdout.strip())
 
 
-with tempfile.TemporaryDirectory(prefix="rlmpi-run-test-") as tmp:
+with tempfile.TemporaryDirectory(prefix="rlmpi-run-test-", ignore_cleanup_errors=True) as tmp:
     if CASE.startswith("resume-"):
         case_resume(int(CASE[-1]), tmp)
     elif CASE.startswith("signal-"):
