@@ -136,6 +136,10 @@ def case_errors(tmp):
     finally:  # the whole process group: mpiexec and the rank still writing into tmp
         os.killpg(holder.pid, signal.SIGKILL)
         holder.wait()
+        for _ in range(200):  # a rank in a process group of its own: make sure it is gone too
+            if subprocess.run(["pkill", "-KILL", "-f", f"{tmp}/busy"]).returncode != 0:
+                break
+            time.sleep(0.05)
         time.sleep(0.5)
     print("mismatched, corrupt and truncated checkpoints, missing resume targets and locked directories: exit 2")
 

@@ -284,6 +284,12 @@ def test_live(tmp):
         except ProcessLookupError:
             pass
         proc.wait()
+        # OpenMPI may start the rank in a process group of its own: kill whatever still runs
+        # on this run directory, and wait until nothing does (bounded), so the file is final.
+        for _ in range(200):
+            if subprocess.run(["pkill", "-KILL", "-f", out_dir]).returncode != 0:
+                break
+            time.sleep(0.05)
     time.sleep(0.5)
     rc, out, err = tool(SUMMARY, run_file, "--csv")
     rows = read_csv(out) if rc == 0 else {}
