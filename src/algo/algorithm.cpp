@@ -87,7 +87,8 @@ ValueFit fit_value(ActorCritic& ac, nn::Adam<Scalar>& opt, const RolloutBuffer& 
     clip_grad_norm(grad, cfg.max_grad_norm);
     opt.step(ac.v_params, grad);
   }
-  fit.loss_after = comm.average(loss_grad());
+  // The final loss needs no gradient (only the clipped loss still goes through loss_grad).
+  fit.loss_after = comm.average(cfg.clip_vloss ? loss_grad() : ac.v->mse(ac.v_params, b.obs, b.ret));
   if (cfg.train_v_iters == 0) fit.loss_before = fit.loss_after;
   return fit;
 }
