@@ -8,14 +8,15 @@
 
 namespace rlmpi::algo {
 
-ActorCritic make_actor_critic(const Config& cfg, int obs_dim, bool discrete, int n_or_act_dim,
+template <class T>
+ActorCritic<T> make_actor_critic(const Config& cfg, int obs_dim, bool discrete, int n_or_act_dim,
                               const mpi::Comm& comm) {
   const nn::Activation act = nn::parse_activation(cfg.activation);
-  ActorCritic ac;
-  ac.pi = nn::make_policy<Scalar>(discrete, obs_dim, n_or_act_dim, cfg.hid, act);
-  ac.v = std::make_unique<nn::ValueFunction<Scalar>>(obs_dim, cfg.hid, act);
-  ac.pi_params = Vector::Zero(ac.pi->num_params());
-  ac.v_params = Vector::Zero(ac.v->num_params());
+  ActorCritic<T> ac;
+  ac.pi = nn::make_policy<T>(discrete, obs_dim, n_or_act_dim, cfg.hid, act);
+  ac.v = std::make_unique<nn::ValueFunction<T>>(obs_dim, cfg.hid, act);
+  ac.pi_params = VectorX<T>::Zero(ac.pi->num_params());
+  ac.v_params = VectorX<T>::Zero(ac.v->num_params());
   // Initialised from the base seed on rank 0, then broadcast (Spinning Up's sync_params).
   Rng init_rng(cfg.seed);
   if (comm.is_root()) {
@@ -23,22 +24,24 @@ ActorCritic make_actor_critic(const Config& cfg, int obs_dim, bool discrete, int
     ac.pi->init_params(ac.pi_params, init_rng, init);
     ac.v->init_params(ac.v_params, init_rng, init);
   }
-  comm.broadcast(Eigen::Ref<Eigen::VectorXd>(ac.pi_params));
-  comm.broadcast(Eigen::Ref<Eigen::VectorXd>(ac.v_params));
+  comm.broadcast(Eigen::Ref<VectorX<T>>(ac.pi_params));
+  comm.broadcast(Eigen::Ref<VectorX<T>>(ac.v_params));
   return ac;
 }
 
-void clip_grad_norm(Vector& g, double max_norm) {
+template <class T>
+void clip_grad_norm(VectorX<T>& g, double max_norm) {
   if (max_norm <= 0) return;
   const double norm = g.norm();
-  if (norm > max_norm) g *= static_cast<Scalar>(max_norm / (norm + 1e-6));
+  if (norm > max_norm) g *= static_cast<T>(max_norm / (norm + 1e-6));
 }
 
-void add_entropy_bonus(nn::Policy<Scalar>& pi, double ent_coef, Vector& grad) {
+template <class T>
+void add_entropy_bonus(nn::Policy<T>& pi, double ent_coef, VectorX<T>& grad) {
   if (ent_coef <= 0) return;
   const Index n = pi.batch();
-  Vector w = Vector::Constant(n, static_cast<Scalar>(-ent_coef / static_cast<double>(n)));
-  Vector g(grad.size());
+  VectorX<T> w = VectorX<T>::Constant(n, static_cast<T>(-ent_coef / static_cast<double>(n)));
+  VectorX<T> g(grad.size());
   pi.grad_entropy(w, g);
   grad += g;
 }
@@ -46,8 +49,9 @@ void add_entropy_bonus(nn::Policy<Scalar>& pi, double ent_coef, Vector& grad) {
 namespace {
 // Clipped value loss and its gradient (CleanRL's clip_vloss, without the 0.5 factor so that it
 // reduces to the MSE when nothing is clipped).
-double clipped_value_grad(nn::Mlp<Scalar>& mlp, const Vector& params, const RolloutBuffer& b, double eps,
-                          Vector& grad, Matrix& dy) {
+template <class T>
+double clipped_value_grad(nn::Mlp<T>& mlp, const VectorX<T>& params, const RolloutBuffer<T>& b, double eps,
+                          VectorX<T>& grad, MatrixX<T>& dy) {
   const Index n = b.size();
   const auto v = mlp.forward(params.data(), b.obs);
   dy.resize(n, 1);
@@ -59,10 +63,10 @@ double clipped_value_grad(nn::Mlp<Scalar>& mlp, const Vector& params, const Roll
     const double l2 = (vc - b.ret[i]) * (vc - b.ret[i]);
     if (l1 >= l2) {
       loss += l1;
-      dy(i, 0) = static_cast<Scalar>(2 * (v(i, 0) - b.ret[i]) / static_cast<double>(n));
+      dy(i, 0) = static_cast<T>(2 * (v(i, 0) - b.ret[i]) / static_cast<double>(n));
     } else {
       loss += l2;
-      dy(i, 0) = std::abs(diff) < eps ? static_cast<Scalar>(2 * (vc - b.ret[i]) / static_cast<double>(n)) : Scalar(0);
+      dy(i, 0) = std::abs(diff) < eps ? static_cast<T>(2 * (vc - b.ret[i]) / static_cast<double>(n)) : T(0);
     }
   }
   mlp.backward(params.data(), dy, grad.data());
@@ -70,11 +74,12 @@ double clipped_value_grad(nn::Mlp<Scalar>& mlp, const Vector& params, const Roll
 }
 }  // namespace
 
-ValueFit fit_value(ActorCritic& ac, nn::Adam<Scalar>& opt, const RolloutBuffer& b, const Config& cfg,
+template <class T>
+ValueFit fit_value(ActorCritic<T>& ac, nn::Adam<T>& opt, const RolloutBuffer<T>& b, const Config& cfg,
                    const mpi::Comm& comm) {
-  Vector grad(ac.v_params.size());
-  nn::Mlp<Scalar> mlp = ac.v->mlp();  // clip_vloss needs per-sample gradients of V
-  Matrix dy;
+  VectorX<T> grad(ac.v_params.size());
+  nn::Mlp<T> mlp = ac.v->mlp();  // clip_vloss needs per-sample gradients of V
+  MatrixX<T> dy;
   auto loss_grad = [&]() -> double {
     if (cfg.clip_vloss) return clipped_value_grad(mlp, ac.v_params, b, cfg.clip_ratio, grad, dy);
     return ac.v->mse_grad(ac.v_params, b.obs, b.ret, grad);
@@ -83,7 +88,7 @@ ValueFit fit_value(ActorCritic& ac, nn::Adam<Scalar>& opt, const RolloutBuffer& 
   for (int i = 0; i < cfg.train_v_iters; ++i) {
     const double loss = loss_grad();
     if (i == 0) fit.loss_before = comm.average(loss);
-    comm.average(Eigen::Ref<Eigen::VectorXd>(grad));
+    comm.average(Eigen::Ref<VectorX<T>>(grad));
     clip_grad_norm(grad, cfg.max_grad_norm);
     opt.step(ac.v_params, grad);
   }
@@ -99,30 +104,46 @@ const NamedArray& find_array(const std::vector<NamedArray>& in, const std::strin
   throw std::invalid_argument("algorithm state has no array '" + name + "'");
 }
 
-void append_adam_state(std::vector<NamedArray>& out, const std::string& prefix, const nn::Adam<Scalar>& opt) {
+template <class T>
+void append_adam_state(std::vector<NamedArray>& out, const std::string& prefix, const nn::Adam<T>& opt) {
   const auto& st = opt.state();
   out.push_back({prefix + ".m", std::vector<double>(st.m.data(), st.m.data() + st.m.size())});
   out.push_back({prefix + ".v", std::vector<double>(st.v.data(), st.v.data() + st.v.size())});
   out.push_back({prefix + ".t", {static_cast<double>(st.t)}});
 }
 
-void restore_adam_state(const std::vector<NamedArray>& in, const std::string& prefix, nn::Adam<Scalar>& opt) {
+template <class T>
+void restore_adam_state(const std::vector<NamedArray>& in, const std::string& prefix, nn::Adam<T>& opt) {
   const auto& m = find_array(in, prefix + ".m").data;
   const auto& v = find_array(in, prefix + ".v").data;
   const auto& t = find_array(in, prefix + ".t").data;
   if (t.size() != 1) throw std::invalid_argument("algorithm state: bad size of " + prefix + ".t");
-  nn::Adam<Scalar>::State st;
-  st.m = Eigen::Map<const Vector>(m.data(), static_cast<Index>(m.size()));
-  st.v = Eigen::Map<const Vector>(v.data(), static_cast<Index>(v.size()));
+  typename nn::Adam<T>::State st;
+  st.m = Eigen::Map<const Eigen::VectorXd>(m.data(), static_cast<Index>(m.size())).cast<T>();
+  st.v = Eigen::Map<const Eigen::VectorXd>(v.data(), static_cast<Index>(v.size())).cast<T>();
   st.t = static_cast<std::int64_t>(t[0]);
   opt.set_state(std::move(st));
 }
 
-std::unique_ptr<Algorithm> make_algorithm(const Config& cfg, const ActorCritic& ac) {
+template <class T>
+std::unique_ptr<Algorithm<T>> make_algorithm(const Config& cfg, const ActorCritic<T>& ac) {
   if (cfg.algo == "vpg") return make_vpg(cfg, ac);
   if (cfg.algo == "trpo") return make_trpo(cfg, ac);
   if (cfg.algo == "ppo") return make_ppo(cfg, ac);
   throw UsageError("unknown algorithm '" + cfg.algo + "' (allowed: vpg, trpo, ppo)");
 }
+
+#define RLMPI_ALGORITHM(T)                                                                                          \
+  template ActorCritic<T> make_actor_critic<T>(const Config&, int, bool, int, const mpi::Comm&);                   \
+  template void clip_grad_norm<T>(VectorX<T>&, double);                                                           \
+  template void add_entropy_bonus<T>(nn::Policy<T>&, double, VectorX<T>&);                                        \
+  template ValueFit fit_value<T>(ActorCritic<T>&, nn::Adam<T>&, const RolloutBuffer<T>&, const Config&,           \
+                                 const mpi::Comm&);                                                               \
+  template void append_adam_state<T>(std::vector<NamedArray>&, const std::string&, const nn::Adam<T>&);           \
+  template void restore_adam_state<T>(const std::vector<NamedArray>&, const std::string&, nn::Adam<T>&);          \
+  template std::unique_ptr<Algorithm<T>> make_algorithm<T>(const Config&, const ActorCritic<T>&);
+RLMPI_ALGORITHM(double)
+RLMPI_ALGORITHM(float)
+#undef RLMPI_ALGORITHM
 
 }  // namespace rlmpi::algo

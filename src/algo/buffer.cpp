@@ -5,7 +5,8 @@
 
 namespace rlmpi::algo {
 
-RolloutBuffer::RolloutBuffer(Index steps, int num_envs, int obs_dim, int act_dim, int dist_dim, double gamma,
+template <class T>
+RolloutBuffer<T>::RolloutBuffer(Index steps, int num_envs, int obs_dim, int act_dim, int dist_dim, double gamma,
                              double lam)
     : obs(steps * num_envs, obs_dim),
       act(steps * num_envs, act_dim),
@@ -24,7 +25,8 @@ RolloutBuffer::RolloutBuffer(Index steps, int num_envs, int obs_dim, int act_dim
   if (steps <= 0 || num_envs <= 0) throw std::invalid_argument("RolloutBuffer: steps and num_envs must be > 0");
 }
 
-void RolloutBuffer::store(int e, const Scalar* o, const Scalar* a, Scalar r, Scalar v, Scalar lp, const Scalar* d) {
+template <class T>
+void RolloutBuffer<T>::store(int e, const T* o, const T* a, T r, T v, T lp, const T* d) {
   Index& p = ptr_[static_cast<std::size_t>(e)];
   if (p >= steps_) throw std::logic_error("RolloutBuffer::store: buffer of this env is full");
   const Index i = row(e, p);
@@ -37,16 +39,17 @@ void RolloutBuffer::store(int e, const Scalar* o, const Scalar* a, Scalar r, Sca
   ++p;
 }
 
-void RolloutBuffer::finish_path(int e, Scalar last_val) {
+template <class T>
+void RolloutBuffer<T>::finish_path(int e, T last_val) {
   const auto ue = static_cast<std::size_t>(e);
   const Index begin = row(e, path_start_[ue]);
   const Index end = row(e, ptr_[ue]);
-  const Scalar g = static_cast<Scalar>(gamma_);
-  const Scalar gl = static_cast<Scalar>(gamma_ * lam_);
+  const T g = static_cast<T>(gamma_);
+  const T gl = static_cast<T>(gamma_ * lam_);
   // Reverse discounted cumulative sums, as scipy.signal.lfilter in Spinning Up.
-  Scalar next_val = last_val, run_adv = 0, run_ret = last_val;
+  T next_val = last_val, run_adv = 0, run_ret = last_val;
   for (Index i = end - 1; i >= begin; --i) {
-    const Scalar delta = rew[i] + g * next_val - val[i];
+    const T delta = rew[i] + g * next_val - val[i];
     run_adv = delta + gl * run_adv;
     run_ret = rew[i] + g * run_ret;
     adv[i] = run_adv;
@@ -56,20 +59,26 @@ void RolloutBuffer::finish_path(int e, Scalar last_val) {
   path_start_[ue] = ptr_[ue];
 }
 
-bool RolloutBuffer::full() const {
+template <class T>
+bool RolloutBuffer<T>::full() const {
   for (Index p : ptr_)
     if (p != steps_) return false;
   return true;
 }
 
-void RolloutBuffer::clear() {
+template <class T>
+void RolloutBuffer<T>::clear() {
   std::fill(ptr_.begin(), ptr_.end(), 0);
   std::fill(path_start_.begin(), path_start_.end(), 0);
 }
 
-void RolloutBuffer::normalize_advantages(Scalar mean, Scalar std) {
+template <class T>
+void RolloutBuffer<T>::normalize_advantages(T mean, T std) {
   adv.array() -= mean;
   if (std > 0) adv /= std;
 }
+
+template class RolloutBuffer<double>;
+template class RolloutBuffer<float>;
 
 }  // namespace rlmpi::algo

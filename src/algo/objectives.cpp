@@ -4,9 +4,11 @@
 #include <cmath>
 
 namespace rlmpi::algo {
+namespace {
 
-SurrogateEval ppo_clip_surrogate(const Eigen::Ref<const Vector>& logp, const Eigen::Ref<const Vector>& logp_old,
-                                 const Eigen::Ref<const Vector>& adv, double eps, Eigen::Ref<Vector> w) {
+template <class T>
+SurrogateEval clip_surrogate(const Eigen::Ref<const VectorX<T>>& logp, const Eigen::Ref<const VectorX<T>>& logp_old,
+                             const Eigen::Ref<const VectorX<T>>& adv, double eps, Eigen::Ref<VectorX<T>> w) {
   const Index n = logp.size();
   const double inv_n = 1.0 / static_cast<double>(n);
   double surr = 0, kl = 0;
@@ -19,13 +21,14 @@ SurrogateEval ppo_clip_surrogate(const Eigen::Ref<const Vector>& logp, const Eig
     if (ratio > 1 + eps || ratio < 1 - eps) ++clipped;
     // The gradient flows through ratio * adv unless the clipped term is the smaller one.
     const bool active = (a >= 0 && ratio <= 1 + eps) || (a < 0 && ratio >= 1 - eps);
-    w[i] = active ? static_cast<Scalar>(-a * ratio * inv_n) : Scalar(0);
+    w[i] = active ? static_cast<T>(-a * ratio * inv_n) : T(0);
   }
   return {-surr * inv_n, kl * inv_n, static_cast<double>(clipped) * inv_n};
 }
 
-SurrogateEval ratio_surrogate(const Eigen::Ref<const Vector>& logp, const Eigen::Ref<const Vector>& logp_old,
-                              const Eigen::Ref<const Vector>& adv, Eigen::Ref<Vector> w) {
+template <class T>
+SurrogateEval plain_surrogate(const Eigen::Ref<const VectorX<T>>& logp, const Eigen::Ref<const VectorX<T>>& logp_old,
+                              const Eigen::Ref<const VectorX<T>>& adv, Eigen::Ref<VectorX<T>> w) {
   const Index n = logp.size();
   const double inv_n = 1.0 / static_cast<double>(n);
   double surr = 0, kl = 0;
@@ -33,17 +36,18 @@ SurrogateEval ratio_surrogate(const Eigen::Ref<const Vector>& logp, const Eigen:
     const double ratio = std::exp(static_cast<double>(logp[i] - logp_old[i]));
     surr += ratio * adv[i];
     kl += logp_old[i] - logp[i];
-    w[i] = static_cast<Scalar>(-adv[i] * ratio * inv_n);
+    w[i] = static_cast<T>(-adv[i] * ratio * inv_n);
   }
   return {-surr * inv_n, kl * inv_n, 0.0};
 }
 
-LineSearch backtracking_line_search(Vector& theta, const Vector& theta_old, const Vector& full_step,
-                                    double loss_old, double delta, int iters, double coeff,
-                                    const std::function<std::pair<double, double>(const Vector&)>& eval) {
+template <class T>
+LineSearch line_search(VectorX<T>& theta, const VectorX<T>& theta_old, const VectorX<T>& full_step, double loss_old,
+                       double delta, int iters, double coeff,
+                       const std::function<std::pair<double, double>(const VectorX<T>&)>& eval) {
   LineSearch ls;
   for (int j = 0; j < iters; ++j) {
-    theta = theta_old - static_cast<Scalar>(std::pow(coeff, j)) * full_step;
+    theta = theta_old - static_cast<T>(std::pow(coeff, j)) * full_step;
     const auto [kl, loss] = eval(theta);
     if (kl <= delta && loss <= loss_old) {
       ls = {j, true, kl, loss};
@@ -54,5 +58,28 @@ LineSearch backtracking_line_search(Vector& theta, const Vector& theta_old, cons
   ls = {iters, false, 0.0, loss_old};
   return ls;
 }
+
+}  // namespace
+
+#define RLMPI_OBJECTIVES(T)                                                                                   \
+  SurrogateEval ppo_clip_surrogate(const Eigen::Ref<const VectorX<T>>& logp,                                  \
+                                   const Eigen::Ref<const VectorX<T>>& logp_old,                              \
+                                   const Eigen::Ref<const VectorX<T>>& adv, double eps, Eigen::Ref<VectorX<T>> w) { \
+    return clip_surrogate<T>(logp, logp_old, adv, eps, w);                                                    \
+  }                                                                                                           \
+  SurrogateEval ratio_surrogate(const Eigen::Ref<const VectorX<T>>& logp,                                     \
+                                const Eigen::Ref<const VectorX<T>>& logp_old,                                 \
+                                const Eigen::Ref<const VectorX<T>>& adv, Eigen::Ref<VectorX<T>> w) {          \
+    return plain_surrogate<T>(logp, logp_old, adv, w);                                                        \
+  }                                                                                                           \
+  LineSearch backtracking_line_search(VectorX<T>& theta, const VectorX<T>& theta_old,                         \
+                                      const VectorX<T>& full_step, double loss_old, double delta, int iters,  \
+                                      double coeff,                                                           \
+                                      const std::function<std::pair<double, double>(const VectorX<T>&)>& eval) { \
+    return line_search<T>(theta, theta_old, full_step, loss_old, delta, iters, coeff, eval);                  \
+  }
+RLMPI_OBJECTIVES(double)
+RLMPI_OBJECTIVES(float)
+#undef RLMPI_OBJECTIVES
 
 }  // namespace rlmpi::algo

@@ -23,9 +23,13 @@
 namespace rlmpi::algo {
 namespace {
 
-class Ppo final : public Algorithm {
+template <class T>
+class Ppo final : public Algorithm<T> {
+  using Vec = VectorX<T>;
+  using Mat = MatrixX<T>;
+
  public:
-  Ppo(const Config& cfg, const ActorCritic& ac)
+  Ppo(const Config& cfg, const ActorCritic<T>& ac)
       : cfg_(cfg),
         penalty_(cfg.ppo_variant == "penalty"),
         beta_(cfg.kl_coef),
@@ -56,7 +60,7 @@ class Ppo final : public Algorithm {
     beta_ = b[0];
   }
 
-  UpdateStats update(ActorCritic& ac, const RolloutBuffer& b, UpdateContext& ctx) override {
+  UpdateStats update(ActorCritic<T>& ac, const RolloutBuffer<T>& b, UpdateContext& ctx) override {
     const mpi::Comm& comm = ctx.comm;
     auto& pi = *ac.pi;
     UpdateStats s;
@@ -65,7 +69,7 @@ class Ppo final : public Algorithm {
 
     pi.forward(ac.pi_params, b.obs);
     {
-      Vector ent(b.size());
+      Vec ent(b.size());
       pi.entropy(ent);
       s.entropy = comm.average(ent.mean());
     }
@@ -115,7 +119,7 @@ class Ppo final : public Algorithm {
   // Loss and diagnostics at the policy's cached forward; leaves in w_ the per-sample weights
   // of d loss / d logp (the surrogate part), for grad_logp.
   template <class ActT, class AdvT, class LogpT, class DistT>
-  Eval evaluate(nn::Policy<Scalar>& pi, const ActT& act, const AdvT& adv, const LogpT& logp_old,
+  Eval evaluate(nn::Policy<T>& pi, const ActT& act, const AdvT& adv, const LogpT& logp_old,
                 const DistT& dist_old) {
     const Index n = act.rows();
     logp_.resize(n);
@@ -135,20 +139,20 @@ class Ppo final : public Algorithm {
 
   // One Adam step on the loss evaluated last (gradient averaged across ranks).
   template <class ActT, class DistT>
-  void step(nn::Policy<Scalar>& pi, ActorCritic& ac, const ActT& act, const DistT& dist_old,
+  void step(nn::Policy<T>& pi, ActorCritic<T>& ac, const ActT& act, const DistT& dist_old,
             const mpi::Comm& comm) {
     pi.grad_logp(act, w_, grad_);
     if (penalty_) {
       pi.grad_kl(dist_old, kl_grad_);
-      grad_ += static_cast<Scalar>(beta_) * kl_grad_;
+      grad_ += static_cast<T>(beta_) * kl_grad_;
     }
     add_entropy_bonus(pi, cfg_.ent_coef, grad_);
-    comm.average(Eigen::Ref<Eigen::VectorXd>(grad_));
+    comm.average(Eigen::Ref<Vec>(grad_));
     clip_grad_norm(grad_, cfg_.max_grad_norm);
     pi_opt_.step(ac.pi_params, grad_);
   }
 
-  void minibatch_epochs(ActorCritic& ac, const RolloutBuffer& b, UpdateContext& ctx, int& stop_iter) {
+  void minibatch_epochs(ActorCritic<T>& ac, const RolloutBuffer<T>& b, UpdateContext& ctx, int& stop_iter) {
     auto& pi = *ac.pi;
     const Index n = b.size();
     const Index m = cfg_.minibatch_size > 0 ? std::min<Index>(cfg_.minibatch_size, n) : std::min<Index>(64, n);
@@ -185,16 +189,19 @@ class Ppo final : public Algorithm {
   Config cfg_;
   bool penalty_;
   double beta_;
-  nn::Adam<Scalar> pi_opt_, v_opt_;
-  Vector logp_, w_, kl_, grad_, kl_grad_;
-  Matrix mb_obs_, mb_act_, mb_dist_;
-  Vector mb_adv_, mb_logp_;
+  nn::Adam<T> pi_opt_, v_opt_;
+  Vec logp_, w_, kl_, grad_, kl_grad_;
+  Mat mb_obs_, mb_act_, mb_dist_;
+  Vec mb_adv_, mb_logp_;
 };
 
 }  // namespace
 
-std::unique_ptr<Algorithm> make_ppo(const Config& cfg, const ActorCritic& ac) {
-  return std::make_unique<Ppo>(cfg, ac);
+template <class T>
+std::unique_ptr<Algorithm<T>> make_ppo(const Config& cfg, const ActorCritic<T>& ac) {
+  return std::make_unique<Ppo<T>>(cfg, ac);
 }
+template std::unique_ptr<Algorithm<double>> make_ppo<double>(const Config&, const ActorCritic<double>&);
+template std::unique_ptr<Algorithm<float>> make_ppo<float>(const Config&, const ActorCritic<float>&);
 
 }  // namespace rlmpi::algo

@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <span>
 #include <stdexcept>
+#include <type_traits>
 
+#include "rlmpi/algo/normalizer.hpp"
 #include "rlmpi/core/error.hpp"
 
 namespace rlmpi::algo {
@@ -100,15 +102,90 @@ double EpochResult::get(const std::string& name) const {
   throw std::out_of_range("no statistic named " + name);
 }
 
-Trainer::Trainer(const Config& cfg, const mpi::Comm& comm)
+// Everything the trainer does, for networks of scalar T.
+class Trainer::Impl {
+ public:
+  virtual ~Impl() = default;
+  virtual EpochResult run_epoch() = 0;
+  virtual int epoch() const = 0;
+  virtual long long total_env_steps() const = 0;
+  virtual Index local_steps() const = 0;
+  virtual const Config& config() const = 0;
+  virtual Eigen::VectorXd pi_params() const = 0;
+  virtual Eigen::VectorXd v_params() const = 0;
+  virtual TrainerState state() const = 0;
+  virtual void restore(const TrainerState& s) = 0;
+  virtual std::vector<std::string> columns() const = 0;
+  virtual void add_io_seconds(double s) = 0;
+};
+
+namespace {
+
+template <class T>
+class TrainerImpl final : public Trainer::Impl {
+  using Vec = VectorX<T>;
+  using Mat = MatrixX<T>;
+
+ public:
+  TrainerImpl(const Config& cfg, const mpi::Comm& comm, std::vector<std::unique_ptr<env::Env>> envs);
+
+  EpochResult run_epoch() override;
+  int epoch() const override { return epoch_; }
+  long long total_env_steps() const override { return total_steps_; }
+  Index local_steps() const override { return local_steps_; }
+  const Config& config() const override { return cfg_; }
+  Eigen::VectorXd pi_params() const override { return ac_.pi_params.template cast<double>(); }
+  Eigen::VectorXd v_params() const override { return ac_.v_params.template cast<double>(); }
+  TrainerState state() const override;
+  void restore(const TrainerState& s) override;
+  std::vector<std::string> columns() const override;
+  void add_io_seconds(double s) override { io_seconds_ += s; }
+
+ private:
+  void collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, std::vector<double>& vvals);
+  // Raw observation in raw_.row(e) -> what the nets see in `dst` (and the normaliser's sample).
+  void prepare_obs(int e, double* dst);
+
+  Config cfg_;
+  double comm_seconds_ = 0;  // time inside MPI calls (comm_ adds to it)
+  double io_seconds_ = 0;    // run-file and checkpoint writes since the last epoch (the cli reports them)
+  mpi::Comm comm_;
+  std::vector<std::unique_ptr<env::Env>> envs_;
+  bool discrete_;
+  int obs_dim_, act_dim_;
+  Index local_steps_;
+  ActorCritic<T> ac_;
+  std::unique_ptr<Algorithm<T>> algo_;
+  RolloutBuffer<T> buf_;
+  Rng rng_;
+  int epoch_ = 0;
+  long long total_steps_ = 0;
+  double start_time_;
+  // Rollout state carried across steps (one row per env): obs_d_ is what the nets see
+  // (normalised with --normalize-obs) in double, obs_ the same in T; raw_ what the
+  // environments returned; act_d_ the sampled actions widened for the environments.
+  Mat obs_, act_, dist_, next_obs_;
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> obs_d_, next_obs_d_, raw_, act_d_;
+  Vec logp_;
+  std::vector<double> ep_ret_, ep_len_, disc_ret_;
+  RunningNormalizer obs_norm_, ret_norm_;
+  // Per-step environment info terms (e.g. reward_forward), summed over the epoch.
+  std::vector<std::string> info_names_;
+  std::vector<double> info_sum_;
+  double diverged_ = 0;
+  std::vector<double> adv_scratch_;  // float advantages widened for the statistics
+};
+
+template <class T>
+TrainerImpl<T>::TrainerImpl(const Config& cfg, const mpi::Comm& comm, std::vector<std::unique_ptr<env::Env>> envs)
     : cfg_(cfg),
-      comm_(comm),
-      envs_(make_envs(cfg, comm)),
+      comm_(comm.timed(&comm_seconds_)),
+      envs_(std::move(envs)),
       discrete_(envs_.front()->action_space().is_discrete()),
       obs_dim_(envs_.front()->obs_dim()),
       act_dim_(envs_.front()->act_dim()),
       local_steps_(cfg.steps_per_epoch / (static_cast<Index>(comm.size()) * cfg.envs_per_rank)),
-      ac_(make_actor_critic(cfg, obs_dim_, discrete_,
+      ac_(make_actor_critic<T>(cfg, obs_dim_, discrete_,
                             discrete_ ? envs_.front()->action_space().n : act_dim_, comm)),
       algo_(make_algorithm(cfg, ac_)),
       buf_(local_steps_, cfg.envs_per_rank, obs_dim_, act_dim_, ac_.pi->dist_dim(), cfg.gamma, cfg.lam),
@@ -124,7 +201,10 @@ Trainer::Trainer(const Config& cfg, const mpi::Comm& comm)
   disc_ret_.assign(static_cast<std::size_t>(n), 0.0);
   obs_.resize(n, obs_dim_);
   next_obs_.resize(n, obs_dim_);
+  obs_d_.resize(n, obs_dim_);
+  next_obs_d_.resize(n, obs_dim_);
   act_.resize(n, act_dim_);
+  act_d_.resize(n, act_dim_);
   dist_.resize(n, ac_.pi->dist_dim());
   logp_.resize(n);
   ep_ret_.assign(static_cast<std::size_t>(n), 0.0);
@@ -133,11 +213,13 @@ Trainer::Trainer(const Config& cfg, const mpi::Comm& comm)
   for (int e = 0; e < n; ++e) {
     envs_[static_cast<std::size_t>(e)]->reset(base + static_cast<std::uint64_t>(e),
                                               std::span<double>(raw_.row(e).data(), static_cast<std::size_t>(obs_dim_)));
-    prepare_obs(e, obs_.row(e).data());
+    prepare_obs(e, obs_d_.row(e).data());
   }
+  obs_ = obs_d_.cast<T>();
 }
 
-void Trainer::prepare_obs(int e, double* dst) {
+template <class T>
+void TrainerImpl<T>::prepare_obs(int e, double* dst) {
   const double* raw = raw_.row(e).data();
   if (!cfg_.normalize_obs) {
     std::copy(raw, raw + obs_dim_, dst);
@@ -147,7 +229,8 @@ void Trainer::prepare_obs(int e, double* dst) {
   obs_norm_.normalize(raw, dst);
 }
 
-std::vector<std::string> Trainer::columns() const {
+template <class T>
+std::vector<std::string> TrainerImpl<T>::columns() const {
   std::vector<std::string> c = {"Epoch",        "AverageEpRet", "StdEpRet",          "MaxEpRet",   "MinEpRet",
                                 "EpLen",        "AverageVVals", "StdVVals",          "MaxVVals",   "MinVVals",
                                 "TotalEnvInteracts", "LossPi",  "LossV",             "DeltaLossPi", "DeltaLossV",
@@ -155,11 +238,13 @@ std::vector<std::string> Trainer::columns() const {
   for (const auto& x : algo_->extra_columns()) c.push_back(column_name(x));
   for (const auto& name : info_names_) c.push_back("info." + name);
   if (!info_names_.empty()) c.push_back("Diverged");
-  for (const char* name : {"Episodes", "Time", "TimeRollout", "TimeUpdate", "StepsPerSecond"}) c.push_back(name);
+  for (const char* name : {"Episodes", "Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO", "StepsPerSecond"})
+    c.push_back(name);
   return c;
 }
 
-TrainerState Trainer::state() const {
+template <class T>
+TrainerState TrainerImpl<T>::state() const {
   TrainerState st;
   st.epoch = epoch_;
   st.total_steps = total_steps_;
@@ -183,7 +268,7 @@ TrainerState Trainer::state() const {
     for (std::uint64_t x : snap.rng) w.put(x);
     w.put(ep_ret_[e]);
     w.put(ep_len_[e]);
-    const auto row = obs_.row(static_cast<Index>(e));
+    const auto row = obs_d_.row(static_cast<Index>(e));
     w.put_doubles(std::vector<double>(row.data(), row.data() + row.size()));
     const auto raw = raw_.row(static_cast<Index>(e));
     w.put_doubles(std::vector<double>(raw.data(), raw.data() + raw.size()));
@@ -193,7 +278,8 @@ TrainerState Trainer::state() const {
   return st;
 }
 
-void Trainer::restore(const TrainerState& st) {
+template <class T>
+void TrainerImpl<T>::restore(const TrainerState& st) {
   const auto& pi = find_array(st.arrays, "pi_params").data;
   const auto& v = find_array(st.arrays, "v_params").data;
   if (static_cast<Index>(pi.size()) != ac_.pi_params.size() || static_cast<Index>(v.size()) != ac_.v_params.size())
@@ -210,7 +296,7 @@ void Trainer::restore(const TrainerState& st) {
     throw std::invalid_argument("the checkpoint has a different number of environments per rank");
   std::vector<env::Snapshot> snaps(envs_.size());
   std::vector<double> ret(envs_.size()), len(envs_.size());
-  Matrix obs(obs_.rows(), obs_.cols()), raw(raw_.rows(), raw_.cols());
+  auto obs = obs_d_, raw = raw_;
   std::vector<double> disc(envs_.size());
   for (std::size_t e = 0; e < envs_.size(); ++e) {
     snaps[e].state = r.get_doubles();
@@ -220,7 +306,7 @@ void Trainer::restore(const TrainerState& st) {
     ret[e] = r.get<double>();
     len[e] = r.get<double>();
     const std::vector<double> o = r.get_doubles();
-    if (static_cast<Index>(o.size()) != obs_.cols()) throw std::invalid_argument("observation size differs");
+    if (static_cast<Index>(o.size()) != obs_d_.cols()) throw std::invalid_argument("observation size differs");
     std::copy(o.begin(), o.end(), obs.row(static_cast<Index>(e)).data());
     const std::vector<double> ro = r.get_doubles();
     if (static_cast<Index>(ro.size()) != raw_.cols()) throw std::invalid_argument("observation size differs");
@@ -233,13 +319,14 @@ void Trainer::restore(const TrainerState& st) {
   algo_->set_state(st.arrays);
   if (cfg_.normalize_obs) obs_norm_.set_state(find_array(st.arrays, "obs_norm").data);
   if (cfg_.normalize_reward) ret_norm_.set_state(find_array(st.arrays, "ret_norm").data);
-  ac_.pi_params = Eigen::Map<const Vector>(pi.data(), static_cast<Index>(pi.size()));
-  ac_.v_params = Eigen::Map<const Vector>(v.data(), static_cast<Index>(v.size()));
+  ac_.pi_params = Eigen::Map<const Eigen::VectorXd>(pi.data(), static_cast<Index>(pi.size())).cast<T>();
+  ac_.v_params = Eigen::Map<const Eigen::VectorXd>(v.data(), static_cast<Index>(v.size())).cast<T>();
   rng_.set_state(rs);
   for (std::size_t e = 0; e < envs_.size(); ++e) envs_[e]->restore(snaps[e]);
   ep_ret_ = ret;
   ep_len_ = len;
-  obs_ = obs;
+  obs_d_ = obs;
+  obs_ = obs_d_.cast<T>();
   raw_ = raw;
   disc_ret_ = disc;
   epoch_ = static_cast<int>(st.epoch);
@@ -247,14 +334,15 @@ void Trainer::restore(const TrainerState& st) {
   start_time_ = now_seconds() - st.elapsed_seconds;
 }
 
-void Trainer::collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, std::vector<double>& vvals) {
+template <class T>
+void TrainerImpl<T>::collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, std::vector<double>& vvals) {
   buf_.clear();
   auto& pi = *ac_.pi;
   auto& vf = *ac_.v;
   const int n = cfg_.envs_per_rank;
   const auto od = static_cast<std::size_t>(obs_dim_);
   const auto ad = static_cast<std::size_t>(act_dim_);
-  Vector vals(n), boot(n);
+  Vec vals(n), boot(n);
   std::vector<char> done(static_cast<std::size_t>(n)), terminated(static_cast<std::size_t>(n));
   for (Index t = 0; t < local_steps_; ++t) {
     pi.forward(ac_.pi_params, obs_);
@@ -262,12 +350,13 @@ void Trainer::collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, 
     pi.logp(act_, logp_);
     pi.dist_params(dist_);
     vals = vf.forward(ac_.v_params, obs_);
+    act_d_ = act_.template cast<double>();
     bool need_boot = false;
     for (int e = 0; e < n; ++e) {
       const auto ue = static_cast<std::size_t>(e);
-      const env::StepResult r = envs_[ue]->step(std::span<const double>(act_.row(e).data(), ad),
+      const env::StepResult r = envs_[ue]->step(std::span<const double>(act_d_.row(e).data(), ad),
                                                 std::span<double>(raw_.row(e).data(), od));
-      prepare_obs(e, next_obs_.row(e).data());
+      prepare_obs(e, next_obs_d_.row(e).data());
       const auto terms = envs_[ue]->info();
       for (std::size_t k = 0; k < terms.size() && k < info_sum_.size(); ++k) info_sum_[k] += terms[k].value;
       if (envs_[ue]->diverged()) diverged_ += 1;
@@ -277,7 +366,7 @@ void Trainer::collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, 
         ret_norm_.observe(&disc_ret_[ue]);
         rew = ret_norm_.scale(r.reward);
       }
-      buf_.store(e, obs_.row(e).data(), act_.row(e).data(), static_cast<Scalar>(rew), vals[e], logp_[e],
+      buf_.store(e, obs_.row(e).data(), act_.row(e).data(), static_cast<T>(rew), vals[e], logp_[e],
                  dist_.row(e).data());
       ep_ret_[ue] += r.reward;
       ep_len_[ue] += 1;
@@ -292,25 +381,31 @@ void Trainer::collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, 
       }
     }
     // Bootstrap truncated and epoch-cut trajectories with V(s_T); terminated ones with 0.
-    if (need_boot) boot = vf.forward(ac_.v_params, next_obs_);
+    if (need_boot) {
+      next_obs_ = next_obs_d_.cast<T>();
+      boot = vf.forward(ac_.v_params, next_obs_);
+    }
     for (int e = 0; e < n; ++e) {
       const auto ue = static_cast<std::size_t>(e);
       if (!done[ue]) continue;
-      buf_.finish_path(e, terminated[ue] ? Scalar(0) : boot[e]);
+      buf_.finish_path(e, terminated[ue] ? T(0) : boot[e]);
       // A trajectory cut by the epoch end is discarded, not continued (Spinning Up).
       envs_[ue]->reset(std::span<double>(raw_.row(e).data(), od));
-      prepare_obs(e, next_obs_.row(e).data());
+      prepare_obs(e, next_obs_d_.row(e).data());
       ep_ret_[ue] = 0;
       ep_len_[ue] = 0;
       disc_ret_[ue] = 0;
     }
-    obs_ = next_obs_;
+    obs_d_ = next_obs_d_;
+    obs_ = obs_d_.cast<T>();
   }
   vvals.assign(buf_.val.data(), buf_.val.data() + buf_.val.size());
 }
 
-EpochResult Trainer::run_epoch() {
+template <class T>
+EpochResult TrainerImpl<T>::run_epoch() {
   const double t0 = now_seconds();
+  comm_seconds_ = 0;
   std::vector<double> ep_ret, ep_len, vvals;
   std::fill(info_sum_.begin(), info_sum_.end(), 0.0);
   diverged_ = 0;
@@ -320,12 +415,21 @@ EpochResult Trainer::run_epoch() {
   if (cfg_.normalize_reward) ret_norm_.merge(comm_);
   if (cfg_.anneal_lr) algo_->set_lr_scale(1.0 - static_cast<double>(epoch_) / cfg_.epochs);
   const double t1 = now_seconds();
+  const double comm_rollout = comm_seconds_;
 
-  const mpi::SampleStats adv = comm_.stats(std::span<const double>(buf_.adv.data(), static_cast<std::size_t>(buf_.adv.size())));
-  buf_.normalize_advantages(static_cast<Scalar>(adv.mean), static_cast<Scalar>(adv.std));
+  std::span<const double> adv_local;
+  if constexpr (std::is_same_v<T, double>) {
+    adv_local = std::span<const double>(buf_.adv.data(), static_cast<std::size_t>(buf_.adv.size()));
+  } else {
+    adv_scratch_.assign(buf_.adv.data(), buf_.adv.data() + buf_.adv.size());
+    adv_local = adv_scratch_;
+  }
+  const mpi::SampleStats adv = comm_.stats(adv_local);
+  buf_.normalize_advantages(static_cast<T>(adv.mean), static_cast<T>(adv.std));
   UpdateContext ctx{comm_, rng_};
   const UpdateStats u = algo_->update(ac_, buf_, ctx);
   const double t2 = now_seconds();
+  const double comm_update = comm_seconds_ - comm_rollout;
 
   const std::span<const double> samples[3] = {ep_ret, ep_len, vvals};
   const auto st = comm_.stats(std::span<const std::span<const double>>(samples, 3));
@@ -361,8 +465,14 @@ EpochResult Trainer::run_epoch() {
   }
   add("Episodes", static_cast<double>(st[0].count));
   add("Time", t2 - start_time_);
-  add("TimeRollout", t1 - t0);
-  add("TimeUpdate", t2 - t1);
+  // Wall-time shares of the epoch: rollout and update without their MPI calls, the MPI calls
+  // (including the wait for the slowest rank), and the previous epoch's run-file/checkpoint
+  // writes. This rank's figures (rank 0's go to the run file).
+  add("TimeRollout", t1 - t0 - comm_rollout);
+  add("TimeUpdate", t2 - t1 - comm_update);
+  add("TimeComm", comm_rollout + comm_update);
+  add("TimeIO", io_seconds_);
+  io_seconds_ = 0;
   add("StepsPerSecond", static_cast<double>(local_steps_) * comm_.size() * cfg_.envs_per_rank / (t2 - t0));
 
   // Every finished episode, gathered on rank 0 with its rank.
@@ -373,5 +483,29 @@ EpochResult Trainer::run_epoch() {
   ++epoch_;
   return r;
 }
+
+}  // namespace
+
+Trainer::Trainer(const Config& cfg, const mpi::Comm& comm) {
+  auto envs = make_envs(cfg, comm);  // validates before any collective call
+  if (cfg.precision == "float") impl_ = std::make_unique<TrainerImpl<float>>(cfg, comm, std::move(envs));
+  else if (cfg.precision == "double") impl_ = std::make_unique<TrainerImpl<double>>(cfg, comm, std::move(envs));
+  else throw UsageError("invalid value '" + cfg.precision + "' for --precision (allowed: double, float)");
+}
+Trainer::~Trainer() = default;
+Trainer::Trainer(Trainer&&) noexcept = default;
+Trainer& Trainer::operator=(Trainer&&) noexcept = default;
+
+EpochResult Trainer::run_epoch() { return impl_->run_epoch(); }
+int Trainer::epoch() const { return impl_->epoch(); }
+long long Trainer::total_env_steps() const { return impl_->total_env_steps(); }
+Index Trainer::local_steps() const { return impl_->local_steps(); }
+const Config& Trainer::config() const { return impl_->config(); }
+Eigen::VectorXd Trainer::pi_params() const { return impl_->pi_params(); }
+Eigen::VectorXd Trainer::v_params() const { return impl_->v_params(); }
+TrainerState Trainer::state() const { return impl_->state(); }
+void Trainer::restore(const TrainerState& s) { impl_->restore(s); }
+std::vector<std::string> Trainer::columns() const { return impl_->columns(); }
+void Trainer::add_io_seconds(double s) { impl_->add_io_seconds(s); }
 
 }  // namespace rlmpi::algo

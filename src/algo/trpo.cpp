@@ -15,9 +15,13 @@
 namespace rlmpi::algo {
 namespace {
 
-class Trpo final : public Algorithm {
+template <class T>
+class Trpo final : public Algorithm<T> {
+  using Vec = VectorX<T>;
+  using Mat = MatrixX<T>;
+
  public:
-  Trpo(const Config& cfg, const ActorCritic& ac)
+  Trpo(const Config& cfg, const ActorCritic<T>& ac)
       : cfg_(cfg), v_opt_(ac.v_params.size(), cfg.vf_lr, 0.9, 0.999, cfg.adam_eps) {}
 
   std::vector<std::string> extra_columns() const override { return {"backtrack_iters"}; }
@@ -29,7 +33,7 @@ class Trpo final : public Algorithm {
   void set_state(const std::vector<NamedArray>& s) override { restore_adam_state(s, "v_adam", v_opt_); }
   void set_lr_scale(double frac) override { v_opt_.set_lr(cfg_.vf_lr * frac); }
 
-  UpdateStats update(ActorCritic& ac, const RolloutBuffer& b, UpdateContext& ctx) override {
+  UpdateStats update(ActorCritic<T>& ac, const RolloutBuffer<T>& b, UpdateContext& ctx) override {
     const mpi::Comm& comm = ctx.comm;
     auto& pi = *ac.pi;
     const Index n = b.size();
@@ -42,32 +46,32 @@ class Trpo final : public Algorithm {
 
     pi.forward(ac.pi_params, b.obs);
     {
-      Vector ent(n);
+      Vec ent(n);
       pi.entropy(ent);
       s.entropy = comm.average(ent.mean());
     }
     pi.logp(b.act, logp_);
     const double loss_old = comm.average(ratio_surrogate(logp_, b.logp, b.adv, w_).loss);
     pi.grad_logp(b.act, w_, g_);
-    comm.average(Eigen::Ref<Eigen::VectorXd>(g_));
+    comm.average(Eigen::Ref<Vec>(g_));
 
     // Each Fisher-vector product is one allreduce (at the cached forward of theta_old).
-    const Scalar damping = static_cast<Scalar>(cfg_.damping);
-    auto fvp = [&](const Vector& v, Vector& out) {
+    const T damping = static_cast<T>(cfg_.damping);
+    auto fvp = [&](const Vec& v, Vec& out) {
       out.resize(v.size());
       pi.fvp(v, damping, out);
-      comm.average(Eigen::Ref<Eigen::VectorXd>(out));
+      comm.average(Eigen::Ref<Vec>(out));
     };
-    const Vector x = nn::conjugate_gradient<Scalar>(fvp, g_, cfg_.cg_iters).x;
-    Vector fx;
+    const Vec x = nn::conjugate_gradient<T>(fvp, g_, cfg_.cg_iters).x;
+    Vec fx;
     fvp(x, fx);
     const double alpha = std::sqrt(2 * cfg_.delta / (x.dot(fx) + 1e-8));
 
-    const Vector theta_old = ac.pi_params;
-    const Vector full_step = static_cast<Scalar>(alpha) * x;
+    const Vec theta_old = ac.pi_params;
+    const Vec full_step = static_cast<T>(alpha) * x;
     const LineSearch ls = backtracking_line_search(
         ac.pi_params, theta_old, full_step, loss_old, cfg_.delta, cfg_.backtrack_iters, cfg_.backtrack_coeff,
-        [&](const Vector& theta) {
+        [&](const Vec& theta) {
           pi.forward(theta, b.obs);
           pi.logp(b.act, logp_);
           pi.kl(b.dist, kl_);
@@ -89,14 +93,17 @@ class Trpo final : public Algorithm {
 
  private:
   Config cfg_;
-  nn::Adam<Scalar> v_opt_;
-  Vector logp_, kl_, w_, g_;
+  nn::Adam<T> v_opt_;
+  Vec logp_, kl_, w_, g_;
 };
 
 }  // namespace
 
-std::unique_ptr<Algorithm> make_trpo(const Config& cfg, const ActorCritic& ac) {
-  return std::make_unique<Trpo>(cfg, ac);
+template <class T>
+std::unique_ptr<Algorithm<T>> make_trpo(const Config& cfg, const ActorCritic<T>& ac) {
+  return std::make_unique<Trpo<T>>(cfg, ac);
 }
+template std::unique_ptr<Algorithm<double>> make_trpo<double>(const Config&, const ActorCritic<double>&);
+template std::unique_ptr<Algorithm<float>> make_trpo<float>(const Config&, const ActorCritic<float>&);
 
 }  // namespace rlmpi::algo

@@ -8,9 +8,13 @@
 namespace rlmpi::algo {
 namespace {
 
-class Vpg final : public Algorithm {
+template <class T>
+class Vpg final : public Algorithm<T> {
+  using Vec = VectorX<T>;
+  using Mat = MatrixX<T>;
+
  public:
-  Vpg(const Config& cfg, const ActorCritic& ac)
+  Vpg(const Config& cfg, const ActorCritic<T>& ac)
       : cfg_(cfg),
         pi_opt_(ac.pi_params.size(), cfg.pi_lr, 0.9, 0.999, cfg.adam_eps),
         v_opt_(ac.v_params.size(), cfg.vf_lr, 0.9, 0.999, cfg.adam_eps) {}
@@ -33,7 +37,7 @@ class Vpg final : public Algorithm {
   }
 
 
-  UpdateStats update(ActorCritic& ac, const RolloutBuffer& b, UpdateContext& ctx) override {
+  UpdateStats update(ActorCritic<T>& ac, const RolloutBuffer<T>& b, UpdateContext& ctx) override {
     const mpi::Comm& comm = ctx.comm;
     auto& pi = *ac.pi;
     const Index n = b.size();
@@ -48,10 +52,10 @@ class Vpg final : public Algorithm {
     s.entropy = comm.average(ent_.mean());
     s.loss_pi = comm.average(-(logp_.array() * b.adv.array()).mean());
 
-    const Vector w = -b.adv / static_cast<Scalar>(n);  // d/dlogp of the loss
+    const Vec w = -b.adv / static_cast<T>(n);  // d/dlogp of the loss
     pi.grad_logp(b.act, w, grad_);
     add_entropy_bonus(pi, cfg_.ent_coef, grad_);
-    comm.average(Eigen::Ref<Eigen::VectorXd>(grad_));
+    comm.average(Eigen::Ref<Vec>(grad_));
     clip_grad_norm(grad_, cfg_.max_grad_norm);
     pi_opt_.step(ac.pi_params, grad_);
 
@@ -68,14 +72,17 @@ class Vpg final : public Algorithm {
 
  private:
   Config cfg_;
-  nn::Adam<Scalar> pi_opt_, v_opt_;
-  Vector logp_, ent_, grad_;
+  nn::Adam<T> pi_opt_, v_opt_;
+  Vec logp_, ent_, grad_;
 };
 
 }  // namespace
 
-std::unique_ptr<Algorithm> make_vpg(const Config& cfg, const ActorCritic& ac) {
-  return std::make_unique<Vpg>(cfg, ac);
+template <class T>
+std::unique_ptr<Algorithm<T>> make_vpg(const Config& cfg, const ActorCritic<T>& ac) {
+  return std::make_unique<Vpg<T>>(cfg, ac);
 }
+template std::unique_ptr<Algorithm<double>> make_vpg<double>(const Config&, const ActorCritic<double>&);
+template std::unique_ptr<Algorithm<float>> make_vpg<float>(const Config&, const ActorCritic<float>&);
 
 }  // namespace rlmpi::algo

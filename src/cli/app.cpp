@@ -10,6 +10,7 @@
 #include <fstream>
 #include <unistd.h>
 
+#include "rlmpi/algo/normalizer.hpp"
 #include "rlmpi/algo/trainer.hpp"
 #include "rlmpi/cli/run_lock.hpp"
 #include "rlmpi/nn/policy.hpp"
@@ -182,6 +183,7 @@ std::vector<std::pair<std::string, std::string>> identity(const Config& cfg, con
           {"env", cfg.env},
           {"hid", hid},
           {"activation", cfg.activation},
+          {"precision", cfg.precision},
           {"ppo-variant", cfg.ppo_variant},
           {"ranks", std::to_string(world.size())},
           {"envs-per-rank", std::to_string(cfg.envs_per_rank)},
@@ -212,7 +214,9 @@ io::Checkpoint load_checkpoint(const std::string& path, const Config& cfg, const
     try {
       theirs = std::get<std::string>(c.attribute("id." + k));
     } catch (const std::exception&) {
-      throw UsageError("checkpoint '" + path + "' is corrupt or unreadable: no '" + k + "' recorded");
+      if (k != "precision")  // checkpoints from before --precision existed were double
+        throw UsageError("checkpoint '" + path + "' is corrupt or unreadable: no '" + k + "' recorded");
+      theirs = "double";
     }
     if (theirs != v)
       throw UsageError("cannot resume from '" + path + "': it was written with " + (k == "ranks" ? "" : "--") + k + " " +
@@ -290,9 +294,14 @@ std::string short_name(const std::string& c) {
   return c;
 }
 
+// The epoch's wall time split into rollout / update / MPI / file writes, in percent.
+constexpr const char* kShares[] = {"TimeRollout", "TimeUpdate", "TimeComm", "TimeIO"};
+constexpr const char* kShareNames[] = {"Roll%", "Upd%", "Comm%", "IO%"};
+
 void print_header(const algo::EpochResult& r) {
   for (const auto& [k, v] : r.stats)
     if (printed(k)) std::printf("%10s ", short_name(k).c_str());
+  for (const char* n : kShareNames) std::printf("%5s ", n);
   std::printf("\n");
 }
 
@@ -304,6 +313,9 @@ void print_row(const algo::EpochResult& r) {
     else
       std::printf("%10.4g ", v);
   }
+  double total = 0;
+  for (const char* k : kShares) total += r.get(k);
+  for (const char* k : kShares) std::printf("%5.1f ", total > 0 ? 100 * r.get(k) / total : 0.0);
   std::printf("\n");
   std::fflush(stdout);
 }
@@ -367,7 +379,7 @@ int run_train(const Config& cfg, const mpi::Comm& world) {
     try {
       run = plan.resume ? io::RunFile::open_for_resume(plan.run_file, trainer.epoch())
                         : io::RunFile::create(plan.run_file, run_attributes(cfg, world));
-      for (const char* c : {"Time", "TimeRollout", "TimeUpdate"}) run->set_units(c, "s");
+      for (const char* c : {"Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO"}) run->set_units(c, "s");
       run->set_units("StepsPerSecond", "steps/s");
       run->set_units("TotalEnvInteracts", "steps");
       run->set_units("EpLen", "steps");
@@ -384,8 +396,7 @@ int run_train(const Config& cfg, const mpi::Comm& world) {
                 static_cast<unsigned long long>(cfg.seed), trainer.epoch(), cfg.epochs - 1, cfg.steps_per_epoch,
                 plan.run_file.c_str());
     std::printf("Number of parameters: pi: %lld, v: %lld\n",
-                static_cast<long long>(trainer.actor_critic().pi_params.size()),
-                static_cast<long long>(trainer.actor_critic().v_params.size()));
+                static_cast<long long>(trainer.pi_params().size()), static_cast<long long>(trainer.v_params().size()));
     std::fflush(stdout);
   }
   int printed_rows = 0;
@@ -394,8 +405,10 @@ int run_train(const Config& cfg, const mpi::Comm& world) {
     const bool last = trainer.epoch() == cfg.epochs;
     // One flag reduction per epoch: every rank stops after the same epoch.
     const bool stop = world.allreduce_max(signals.received() != 0 ? 1.0 : 0.0) > 0;
+    const double io0 = MPI_Wtime();
     if (world.is_root()) append_to_run_file(*run, r);
     if (last || stop || trainer.epoch() % cfg.checkpoint_every == 0) save_checkpoint(trainer, plan.checkpoint, cfg, world);
+    trainer.add_io_seconds(MPI_Wtime() - io0);
     if (world.is_root() && !cfg.quiet) {
       if (printed_rows++ % 25 == 0) print_header(r);
       print_row(r);

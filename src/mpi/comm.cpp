@@ -30,6 +30,21 @@ struct UserOp {
   }
 };
 
+// Adds the wall time of its scope to *acc (when acc is set): the time spent in MPI calls.
+class Stopwatch {
+ public:
+  explicit Stopwatch(double* acc) : acc_(acc), t0_(acc ? MPI_Wtime() : 0.0) {}
+  ~Stopwatch() {
+    if (acc_) *acc_ += MPI_Wtime() - t0_;
+  }
+  Stopwatch(const Stopwatch&) = delete;
+  Stopwatch& operator=(const Stopwatch&) = delete;
+
+ private:
+  double* acc_;
+  double t0_;
+};
+
 }  // namespace
 
 int Comm::rank() const {
@@ -44,7 +59,10 @@ int Comm::size() const {
   return s;
 }
 
-void Comm::barrier() const { MPI_Barrier(comm_); }
+void Comm::barrier() const {
+  const Stopwatch sw(seconds_);
+  MPI_Barrier(comm_);
+}
 
 void Comm::average(Eigen::Ref<Eigen::VectorXd> x) const { average(std::span<double>(x.data(), x.size())); }
 
@@ -55,16 +73,19 @@ void Comm::average(std::span<double> x) const {
 }
 
 void Comm::average(Eigen::Ref<Eigen::VectorXf> x) const {
+  const Stopwatch sw(seconds_);
   MPI_Allreduce(MPI_IN_PLACE, x.data(), static_cast<int>(x.size()), MPI_FLOAT, MPI_SUM, comm_);
   const float n = static_cast<float>(size());
   x /= n;
 }
 
 void Comm::sum(std::span<double> x) const {
+  const Stopwatch sw(seconds_);
   MPI_Allreduce(MPI_IN_PLACE, x.data(), static_cast<int>(x.size()), MPI_DOUBLE, MPI_SUM, comm_);
 }
 
 void Comm::sum(std::span<long long> x) const {
+  const Stopwatch sw(seconds_);
   MPI_Allreduce(MPI_IN_PLACE, x.data(), static_cast<int>(x.size()), MPI_LONG_LONG, MPI_SUM, comm_);
 }
 
@@ -73,42 +94,50 @@ void Comm::broadcast(Eigen::Ref<Eigen::VectorXd> x, int root) const {
 }
 
 void Comm::broadcast(Eigen::Ref<Eigen::VectorXf> x, int root) const {
+  const Stopwatch sw(seconds_);
   MPI_Bcast(x.data(), static_cast<int>(x.size()), MPI_FLOAT, root, comm_);
 }
 
 void Comm::broadcast(std::span<double> x, int root) const {
+  const Stopwatch sw(seconds_);
   MPI_Bcast(x.data(), static_cast<int>(x.size()), MPI_DOUBLE, root, comm_);
 }
 
 void Comm::broadcast(std::span<std::uint64_t> x, int root) const {
+  const Stopwatch sw(seconds_);
   MPI_Bcast(x.data(), static_cast<int>(x.size()), MPI_UINT64_T, root, comm_);
 }
 
 double Comm::allreduce_sum(double v) const {
+  const Stopwatch sw(seconds_);
   double out = 0;
   MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_SUM, comm_);
   return out;
 }
 
 double Comm::allreduce_max(double v) const {
+  const Stopwatch sw(seconds_);
   double out = 0;
   MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, comm_);
   return out;
 }
 
 double Comm::allreduce_min(double v) const {
+  const Stopwatch sw(seconds_);
   double out = 0;
   MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MIN, comm_);
   return out;
 }
 
 std::vector<double> Comm::allgather(double v) const {
+  const Stopwatch sw(seconds_);
   std::vector<double> out(static_cast<std::size_t>(size()));
   MPI_Allgather(&v, 1, MPI_DOUBLE, out.data(), 1, MPI_DOUBLE, comm_);
   return out;
 }
 
 std::vector<double> Comm::allgather(std::span<const double> local) const {
+  const Stopwatch sw(seconds_);
   std::vector<double> out(local.size() * static_cast<std::size_t>(size()));
   MPI_Allgather(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, out.data(), static_cast<int>(local.size()),
                 MPI_DOUBLE, comm_);
@@ -116,6 +145,7 @@ std::vector<double> Comm::allgather(std::span<const double> local) const {
 }
 
 std::vector<double> Comm::gather(std::span<const double> local, int root) const {
+  const Stopwatch sw(seconds_);
   const int n = size();
   const int mine = static_cast<int>(local.size());
   std::vector<int> counts(rank() == root ? static_cast<std::size_t>(n) : 0);
@@ -132,6 +162,7 @@ std::vector<double> Comm::gather(std::span<const double> local, int root) const 
 }
 
 void Comm::broadcast(std::string& bytes, int root) const {
+  const Stopwatch sw(seconds_);
   unsigned long long n = bytes.size();
   MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, root, comm_);
   bytes.resize(n);
@@ -139,6 +170,7 @@ void Comm::broadcast(std::string& bytes, int root) const {
 }
 
 std::vector<std::string> Comm::gather_bytes(const std::string& mine, int root) const {
+  const Stopwatch sw(seconds_);
   const int n = size();
   const int len = static_cast<int>(mine.size());
   const bool am_root = rank() == root;
@@ -158,6 +190,7 @@ std::vector<std::string> Comm::gather_bytes(const std::string& mine, int root) c
 }
 
 std::string Comm::scatter_bytes(const std::vector<std::string>& on_root, int root) const {
+  const Stopwatch sw(seconds_);
   const bool am_root = rank() == root;
   std::vector<int> counts, displs;
   std::string all;
@@ -181,6 +214,7 @@ SampleStats Comm::stats(std::span<const double> local) const {
 }
 
 std::vector<SampleStats> Comm::stats(std::span<const std::span<const double>> locals) const {
+  const Stopwatch sw(seconds_);
   static const UserOp op;  // created after MPI_Init on first use, freed at exit if MPI is alive
   const std::size_t k = locals.size();
   constexpr double inf = std::numeric_limits<double>::infinity();

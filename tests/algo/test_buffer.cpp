@@ -4,7 +4,7 @@
 #include "rlmpi/algo/buffer.hpp"
 
 using rlmpi::Scalar;
-using rlmpi::algo::RolloutBuffer;
+using RolloutBuffer = rlmpi::algo::RolloutBuffer<rlmpi::Scalar>;
 
 namespace {
 void put(RolloutBuffer& b, int e, Scalar r, Scalar v) {

@@ -48,6 +48,17 @@ TEST_CASE("PPO learns CartPole") {
   }
 }
 
+TEST_CASE("PPO learns CartPole with float networks") {
+  for (std::uint64_t seed : {1, 2}) {
+    Config cfg = cartpole("ppo", seed);
+    cfg.precision = "float";
+    const Curve c = learn(cfg, 15);
+    CAPTURE(seed);
+    CHECK(c.first < 40);
+    CHECK(c.best_late > 150);
+  }
+}
+
 TEST_CASE("TRPO learns CartPole") {
   for (std::uint64_t seed : {1, 2}) {
     const Curve c = learn(cartpole("trpo", seed), 15);

@@ -1,7 +1,9 @@
 #pragma once
 // What every algorithm shares: the actor-critic (policy and value nets with their flat
 // parameter vectors), the per-epoch update interface and the value-function fit.
-// One file per algorithm implements Algorithm: vpg.cpp, trpo.cpp, ppo.cpp.
+// One file per algorithm implements Algorithm: vpg.cpp, trpo.cpp, ppo.cpp. Everything network-side
+// is templated on the networks' scalar T (--precision), instantiated for double and float;
+// statistics and checkpointed state are double whatever T is.
 #include <limits>
 #include <memory>
 #include <string>
@@ -18,16 +20,18 @@
 
 namespace rlmpi::algo {
 
+template <class T>
 struct ActorCritic {
-  std::unique_ptr<nn::Policy<Scalar>> pi;
-  std::unique_ptr<nn::ValueFunction<Scalar>> v;
-  Vector pi_params;
-  Vector v_params;
+  std::unique_ptr<nn::Policy<T>> pi;
+  std::unique_ptr<nn::ValueFunction<T>> v;
+  VectorX<T> pi_params;
+  VectorX<T> v_params;
 };
 
 // Builds the nets for an observation size and action space, initialises the parameters from
 // `seed` and broadcasts them from rank 0 so every rank starts from the same bits.
-ActorCritic make_actor_critic(const Config& cfg, int obs_dim, bool discrete, int n_or_act_dim,
+template <class T>
+ActorCritic<T> make_actor_critic(const Config& cfg, int obs_dim, bool discrete, int n_or_act_dim,
                               const mpi::Comm& comm);
 
 // The update's statistics, all cross-rank means. NaN where an algorithm does not define one.
@@ -51,12 +55,13 @@ struct NamedArray {
   std::vector<double> data;
 };
 
+template <class T>
 class Algorithm {
  public:
   virtual ~Algorithm() = default;
   // One update on this epoch's (advantage-normalised) buffer. Every gradient and Fisher-vector
   // product is averaged across ranks with one allreduce on the flat vector.
-  virtual UpdateStats update(ActorCritic& ac, const RolloutBuffer& buf, UpdateContext& ctx) = 0;
+  virtual UpdateStats update(ActorCritic<T>& ac, const RolloutBuffer<T>& buf, UpdateContext& ctx) = 0;
   // Names of the algorithm-specific columns among clip_frac, stop_iter, beta, backtrack_iters.
   virtual std::vector<std::string> extra_columns() const = 0;
   // Everything besides the network parameters that the next update depends on.
@@ -68,15 +73,21 @@ class Algorithm {
 };
 
 // Helpers for Algorithm::state(): an Adam optimizer as arrays "<prefix>.m", ".v", ".t".
-void append_adam_state(std::vector<NamedArray>& out, const std::string& prefix, const nn::Adam<Scalar>& opt);
-void restore_adam_state(const std::vector<NamedArray>& in, const std::string& prefix, nn::Adam<Scalar>& opt);
+template <class T>
+void append_adam_state(std::vector<NamedArray>& out, const std::string& prefix, const nn::Adam<T>& opt);
+template <class T>
+void restore_adam_state(const std::vector<NamedArray>& in, const std::string& prefix, nn::Adam<T>& opt);
 const NamedArray& find_array(const std::vector<NamedArray>& in, const std::string& name);
 
-std::unique_ptr<Algorithm> make_vpg(const Config& cfg, const ActorCritic& ac);
-std::unique_ptr<Algorithm> make_trpo(const Config& cfg, const ActorCritic& ac);
-std::unique_ptr<Algorithm> make_ppo(const Config& cfg, const ActorCritic& ac);
+template <class T>
+std::unique_ptr<Algorithm<T>> make_vpg(const Config& cfg, const ActorCritic<T>& ac);
+template <class T>
+std::unique_ptr<Algorithm<T>> make_trpo(const Config& cfg, const ActorCritic<T>& ac);
+template <class T>
+std::unique_ptr<Algorithm<T>> make_ppo(const Config& cfg, const ActorCritic<T>& ac);
 // By cfg.algo; throws UsageError for an unknown name.
-std::unique_ptr<Algorithm> make_algorithm(const Config& cfg, const ActorCritic& ac);
+template <class T>
+std::unique_ptr<Algorithm<T>> make_algorithm(const Config& cfg, const ActorCritic<T>& ac);
 
 // `iters` full-batch Adam steps on mean((V(s) - ret)^2), gradients averaged across ranks.
 // Returns the cross-rank mean loss before the first and after the last step.
@@ -86,14 +97,17 @@ struct ValueFit {
 // With cfg.clip_vloss the loss is mean(max((V - ret)^2, (V_clip - ret)^2)) with
 // V_clip = v_old + clip(V - v_old, -clip_ratio, clip_ratio) (v_old: the rollout's values).
 // Gradients are clipped to cfg.max_grad_norm when it is > 0.
-ValueFit fit_value(ActorCritic& ac, nn::Adam<Scalar>& opt, const RolloutBuffer& b, const Config& cfg,
+template <class T>
+ValueFit fit_value(ActorCritic<T>& ac, nn::Adam<T>& opt, const RolloutBuffer<T>& b, const Config& cfg,
                    const mpi::Comm& comm);
 
 // Scales g so that its norm is at most max_norm (no-op for max_norm <= 0). Applied after the
 // allreduce, so every rank clips identically.
-void clip_grad_norm(Vector& g, double max_norm);
+template <class T>
+void clip_grad_norm(VectorX<T>& g, double max_norm);
 
 // Adds the entropy bonus -ent_coef * mean(H) to a policy gradient at the policy's cached forward.
-void add_entropy_bonus(nn::Policy<Scalar>& pi, double ent_coef, Vector& grad);
+template <class T>
+void add_entropy_bonus(nn::Policy<T>& pi, double ent_coef, VectorX<T>& grad);
 
 }  // namespace rlmpi::algo

@@ -9,13 +9,15 @@
 //   adv_t   = sum_k (gamma lambda)^k delta_{t+k}
 //   ret_t   = sum_k gamma^k r_{t+k} + gamma^{len-t} last_val   (bootstrapped rewards-to-go)
 // last_val is V(s_T) when the trajectory was truncated (time limit, max_ep_len) or cut by the
-// epoch end, and 0 when it terminated.
+// epoch end, and 0 when it terminated. T is the networks' scalar (--precision), instantiated
+// for double and float.
 #include <vector>
 
 #include "rlmpi/core/types.hpp"
 
 namespace rlmpi::algo {
 
+template <class T>
 class RolloutBuffer {
  public:
   RolloutBuffer(Index steps, int num_envs, int obs_dim, int act_dim, int dist_dim, double gamma, double lam);
@@ -29,8 +31,8 @@ class RolloutBuffer {
 
   // Stores one step of env e at its next free row (t = steps stored so far for e).
   // obs, act and dist point at obs_dim, act_dim and dist_dim values.
-  void store(int e, const Scalar* obs, const Scalar* act, Scalar rew, Scalar val, Scalar logp, const Scalar* dist);
-  void finish_path(int e, Scalar last_val);
+  void store(int e, const T* obs, const T* act, T rew, T val, T logp, const T* dist);
+  void finish_path(int e, T last_val);
   // True when every env has `steps` rows stored.
   bool full() const;
   // Starts a new epoch (keeps the allocation).
@@ -38,10 +40,10 @@ class RolloutBuffer {
 
   // Normalises advantages with the given (global) mean and std: adv <- (adv - mean) / std.
   // With std == 0 the advantages are only centred.
-  void normalize_advantages(Scalar mean, Scalar std);
+  void normalize_advantages(T mean, T std);
 
-  Matrix obs, act, dist;  // size() x obs_dim / act_dim / dist_dim
-  Vector rew, val, logp, adv, ret;
+  MatrixX<T> obs, act, dist;  // size() x obs_dim / act_dim / dist_dim
+  VectorX<T> rew, val, logp, adv, ret;
 
  private:
   Index steps_;
@@ -49,5 +51,8 @@ class RolloutBuffer {
   double gamma_, lam_;
   std::vector<Index> ptr_, path_start_;  // per env, relative to the env's first row
 };
+
+extern template class RolloutBuffer<double>;
+extern template class RolloutBuffer<float>;
 
 }  // namespace rlmpi::algo

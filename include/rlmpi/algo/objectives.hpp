@@ -16,13 +16,22 @@ struct SurrogateEval {
 // PPO-clip: loss = -mean(min(r adv, clip(r, 1-eps, 1+eps) adv)), r = exp(logp - logp_old).
 // w receives d loss / d logp_i = -adv_i r_i / n where the unclipped term is the active one, else 0,
 // so grad_logp(act, w) is the loss gradient.
-SurrogateEval ppo_clip_surrogate(const Eigen::Ref<const Vector>& logp, const Eigen::Ref<const Vector>& logp_old,
-                                 const Eigen::Ref<const Vector>& adv, double eps, Eigen::Ref<Vector> w);
+// Both are declared for double and float networks (--precision); sums run in double.
+SurrogateEval ppo_clip_surrogate(const Eigen::Ref<const VectorX<double>>& logp,
+                                 const Eigen::Ref<const VectorX<double>>& logp_old,
+                                 const Eigen::Ref<const VectorX<double>>& adv, double eps, Eigen::Ref<VectorX<double>> w);
+SurrogateEval ppo_clip_surrogate(const Eigen::Ref<const VectorX<float>>& logp,
+                                 const Eigen::Ref<const VectorX<float>>& logp_old,
+                                 const Eigen::Ref<const VectorX<float>>& adv, double eps, Eigen::Ref<VectorX<float>> w);
 
 // Importance-weighted surrogate without clipping (TRPO, PPO-penalty): loss = -mean(r adv),
 // w_i = -adv_i r_i / n.
-SurrogateEval ratio_surrogate(const Eigen::Ref<const Vector>& logp, const Eigen::Ref<const Vector>& logp_old,
-                              const Eigen::Ref<const Vector>& adv, Eigen::Ref<Vector> w);
+SurrogateEval ratio_surrogate(const Eigen::Ref<const VectorX<double>>& logp,
+                              const Eigen::Ref<const VectorX<double>>& logp_old,
+                              const Eigen::Ref<const VectorX<double>>& adv, Eigen::Ref<VectorX<double>> w);
+SurrogateEval ratio_surrogate(const Eigen::Ref<const VectorX<float>>& logp,
+                              const Eigen::Ref<const VectorX<float>>& logp_old,
+                              const Eigen::Ref<const VectorX<float>>& adv, Eigen::Ref<VectorX<float>> w);
 
 struct LineSearch {
   int backtrack_iters = 0;  // index of the accepted step, or `iters` when none was accepted
@@ -33,8 +42,13 @@ struct LineSearch {
 // TRPO's backtracking line search: theta = theta_old - coeff^j * full_step for j = 0, 1, ...,
 // accepting the first j with kl <= delta and loss <= loss_old, where (kl, loss) = eval(theta).
 // On failure theta is set back to theta_old (kl = 0, loss = loss_old).
-LineSearch backtracking_line_search(Vector& theta, const Vector& theta_old, const Vector& full_step,
-                                    double loss_old, double delta, int iters, double coeff,
-                                    const std::function<std::pair<double, double>(const Vector&)>& eval);
+LineSearch backtracking_line_search(VectorX<double>& theta, const VectorX<double>& theta_old,
+                                    const VectorX<double>& full_step, double loss_old, double delta, int iters,
+                                    double coeff,
+                                    const std::function<std::pair<double, double>(const VectorX<double>&)>& eval);
+LineSearch backtracking_line_search(VectorX<float>& theta, const VectorX<float>& theta_old,
+                                    const VectorX<float>& full_step, double loss_old, double delta, int iters,
+                                    double coeff,
+                                    const std::function<std::pair<double, double>(const VectorX<float>&)>& eval);
 
 }  // namespace rlmpi::algo

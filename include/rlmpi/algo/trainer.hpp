@@ -14,7 +14,6 @@
 
 #include "rlmpi/algo/algorithm.hpp"
 #include "rlmpi/algo/buffer.hpp"
-#include "rlmpi/algo/normalizer.hpp"
 #include "rlmpi/core/config.hpp"
 #include "rlmpi/env/env.hpp"
 #include "rlmpi/mpi/comm.hpp"
@@ -39,20 +38,26 @@ struct TrainerState {
   std::string rank_blob;            // this rank's RNG, environment snapshots and observations
 };
 
+// The networks run in cfg.precision (double or float); environments, statistics and
+// checkpointed state are double either way.
 class Trainer {
  public:
   // Validates what depends on the run (environment id, divisibility of steps over ranks and
   // envs) and throws UsageError before any collective call, so every rank fails together.
   Trainer(const Config& cfg, const mpi::Comm& comm);
+  ~Trainer();
+  Trainer(Trainer&&) noexcept;
+  Trainer& operator=(Trainer&&) noexcept;
 
   EpochResult run_epoch();
 
-  int epoch() const { return epoch_; }
-  long long total_env_steps() const { return total_steps_; }
-  Index local_steps() const { return local_steps_; }
-  const ActorCritic& actor_critic() const { return ac_; }
-  ActorCritic& actor_critic() { return ac_; }
-  const Config& config() const { return cfg_; }
+  int epoch() const;
+  long long total_env_steps() const;
+  Index local_steps() const;
+  const Config& config() const;
+  // The networks' parameters, widened to double.
+  Eigen::VectorXd pi_params() const;
+  Eigen::VectorXd v_params() const;
   // Between epochs: the state to checkpoint / restore it (throws std::invalid_argument on a
   // state from another configuration).
   TrainerState state() const;
@@ -60,35 +65,14 @@ class Trainer {
 
   // Column names in the order run_epoch() reports them.
   std::vector<std::string> columns() const;
+  // Wall time the caller spent writing this run's files after an epoch: reported as the next
+  // epoch's TimeIO.
+  void add_io_seconds(double s);
+
+  class Impl;  // one implementation per network precision (trainer.cpp)
 
  private:
-  void collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, std::vector<double>& vvals);
-  // Raw observation in raw_.row(e) -> what the nets see in `dst` (and the normaliser's sample).
-  void prepare_obs(int e, double* dst);
-
-  Config cfg_;
-  mpi::Comm comm_;
-  std::vector<std::unique_ptr<env::Env>> envs_;
-  bool discrete_;
-  int obs_dim_, act_dim_;
-  Index local_steps_;
-  ActorCritic ac_;
-  std::unique_ptr<Algorithm> algo_;
-  RolloutBuffer buf_;
-  Rng rng_;
-  int epoch_ = 0;
-  long long total_steps_ = 0;
-  double start_time_;
-  // Rollout state carried across steps (one row per env); obs_ is what the nets see
-  // (normalised with --normalize-obs), raw_ what the environments returned.
-  Matrix obs_, act_, dist_, next_obs_, raw_;
-  Vector logp_;
-  std::vector<double> ep_ret_, ep_len_, disc_ret_;
-  RunningNormalizer obs_norm_, ret_norm_;
-  // Per-step environment info terms (e.g. reward_forward), summed over the epoch.
-  std::vector<std::string> info_names_;
-  std::vector<double> info_sum_;
-  double diverged_ = 0;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace rlmpi::algo

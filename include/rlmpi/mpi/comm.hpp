@@ -27,6 +27,13 @@ struct SampleStats {
 class Comm {
  public:
   explicit Comm(MPI_Comm comm) : comm_(comm) {}
+  // A copy that adds the wall time of its collective calls to *seconds (the caller's counter,
+  // which must outlive the copy): the communication share of an epoch.
+  Comm timed(double* seconds) const {
+    Comm c(*this);
+    c.seconds_ = seconds;
+    return c;
+  }
 
   int rank() const;
   int size() const;
@@ -72,6 +79,7 @@ class Comm {
 
  private:
   MPI_Comm comm_;
+  double* seconds_ = nullptr;
 };
 
 // Owns MPI_Init/MPI_Finalize. Errors on MPI_COMM_WORLD abort the whole job with MPI's
