@@ -1,19 +1,15 @@
 #pragma once
 // Numeric types used throughout rlmpi.
 //
-// `Scalar` is the default floating type of networks and algorithm buffers (double unless the
-// library is configured with -DRLMPI_SCALAR_FLOAT=ON). The nn layer is templated on its scalar
-// so a float network can be chosen at run time later; environments always step in double.
+// `Scalar` is the default floating type of networks and algorithm buffers. The nn and algo
+// layers are templated on their scalar (double and float instantiated, chosen at run time with
+// --precision); environments always step in double.
 #include <Eigen/Core>
 #include <cstdint>
 
 namespace rlmpi {
 
-#ifdef RLMPI_SCALAR_FLOAT
-using Scalar = float;
-#else
 using Scalar = double;
-#endif
 
 using Index = Eigen::Index;
 
