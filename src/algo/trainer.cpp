@@ -117,6 +117,7 @@ class Trainer::Impl {
   virtual void restore(const TrainerState& s) = 0;
   virtual std::vector<std::string> columns() const = 0;
   virtual void add_io_seconds(double s) = 0;
+  virtual std::vector<NamedArray> normalizer_stats() const = 0;
 };
 
 namespace {
@@ -140,6 +141,20 @@ class TrainerImpl final : public Trainer::Impl {
   void restore(const TrainerState& s) override;
   std::vector<std::string> columns() const override;
   void add_io_seconds(double s) override { io_seconds_ += s; }
+  std::vector<NamedArray> normalizer_stats() const override {
+    std::vector<NamedArray> out;
+    auto vec = [](const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data() + v.size()); };
+    if (cfg_.normalize_obs) {
+      out.push_back({"obs_mean", vec(obs_norm_.mean())});
+      out.push_back({"obs_var", vec(obs_norm_.var())});
+      out.push_back({"obs_count", {obs_norm_.count()}});
+    }
+    if (cfg_.normalize_reward) {
+      out.push_back({"ret_var", vec(ret_norm_.var())});
+      out.push_back({"ret_count", {ret_norm_.count()}});
+    }
+    return out;
+  }
 
  private:
   void collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, std::vector<double>& vvals);
@@ -507,5 +522,6 @@ TrainerState Trainer::state() const { return impl_->state(); }
 void Trainer::restore(const TrainerState& s) { impl_->restore(s); }
 std::vector<std::string> Trainer::columns() const { return impl_->columns(); }
 void Trainer::add_io_seconds(double s) { impl_->add_io_seconds(s); }
+std::vector<NamedArray> Trainer::normalizer_stats() const { return impl_->normalizer_stats(); }
 
 }  // namespace rlmpi::algo

@@ -330,11 +330,12 @@ std::vector<int> parse_hid(const std::string& hid) {
   return out;
 }
 
-void append_to_run_file(io::RunFile& run, const algo::EpochResult& r) {
+void append_to_run_file(io::RunFile& run, const algo::EpochResult& r, const algo::Trainer& trainer) {
   std::vector<long long> len(r.episode_length.begin(), r.episode_length.end());
   std::vector<int> rank(r.episode_rank.begin(), r.episode_rank.end());
   run.append_episodes(r.episode_return, len, rank, run.epochs());
   run.append_epoch(r.stats);
+  for (const auto& a : trainer.normalizer_stats()) run.set_vector("normalizer", a.name, a.data);
   run.commit();
 }
 
@@ -406,7 +407,7 @@ int run_train(const Config& cfg, const mpi::Comm& world) {
     // One flag reduction per epoch: every rank stops after the same epoch.
     const bool stop = world.allreduce_max(signals.received() != 0 ? 1.0 : 0.0) > 0;
     const double io0 = MPI_Wtime();
-    if (world.is_root()) append_to_run_file(*run, r);
+    if (world.is_root()) append_to_run_file(*run, r, trainer);
     if (last || stop || trainer.epoch() % cfg.checkpoint_every == 0) save_checkpoint(trainer, plan.checkpoint, cfg, world);
     trainer.add_io_seconds(MPI_Wtime() - io0);
     if (world.is_root() && !cfg.quiet) {

@@ -263,6 +263,21 @@ void RunFile::append_episodes(std::span<const double> ret, std::span<const long 
   impl_->last_episode_epoch = epoch;
 }
 
+void RunFile::set_vector(const std::string& group, const std::string& name, std::span<const double> values) {
+  check_column_name(group);
+  check_column_name(name);
+  if (group == "epochs" || group == "episodes")
+    throw std::invalid_argument("run file: set_vector cannot write into /" + group);
+  h5::ErrorSilencer quiet;
+  const h5::Id f = impl_->file.get();
+  const h5::Group g = h5::exists(f, group) ? h5::open_group(f, group) : h5::create_group(f, group);
+  const h5::Dataset d = h5::exists(g.get(), name)
+                            ? h5::open_dataset(g.get(), name)
+                            : h5::create_extendable<double>(g.get(), name, std::max<long long>(1, static_cast<long long>(values.size())));
+  h5::resize(d.get(), 0);
+  h5::append<double>(d.get(), values);
+}
+
 void RunFile::commit() {
   h5::ErrorSilencer quiet;
   const h5::Id f = impl_->file.get();

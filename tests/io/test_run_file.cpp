@@ -283,3 +283,23 @@ TEST_CASE("corrupt, truncated or foreign files give a clear UsageError") {
   CHECK_THROWS_WITH_AS(read_run_file(foreign), doctest::Contains("not a valid rlmpi run file"), UsageError);
   CHECK_THROWS_WITH_AS(read_run_file(dir.file("absent.h5")), doctest::Contains("does not exist"), UsageError);
 }
+
+TEST_CASE("set_vector writes and replaces a state vector outside /epochs and /episodes") {
+  rlmpi::test::TempDir dir;
+  const std::string path = dir.file("run.h5");
+  RunFile rf = RunFile::create(path, kAttrs);
+  const std::vector<double> a{1.0, 2.0, 3.0}, b{-4.5, 0.25};
+  rf.set_vector("normalizer", "obs_mean", a);
+  rf.set_vector("normalizer", "obs_mean", b);  // replaced, also when shorter
+  rf.set_vector("normalizer", "obs_count", std::vector<double>{7});
+  CHECK_THROWS_AS(rf.set_vector("epochs", "x", a), std::invalid_argument);
+  CHECK_THROWS_AS(rf.set_vector("normalizer", "a/b", a), std::invalid_argument);
+  rf.commit();
+  {
+    const h5::File f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, h5::unlocked_read_fapl().get()));
+    const h5::Group g = h5::open_group(f.get(), "normalizer");
+    CHECK(h5::read_all<double>(h5::open_dataset(g.get(), "obs_mean").get()) == b);
+    CHECK(h5::read_all<double>(h5::open_dataset(g.get(), "obs_count").get()) == std::vector<double>{7});
+  }
+  CHECK(read_run_file(path).epochs.empty());  // the run-file reader is unaffected
+}

@@ -61,6 +61,22 @@ def case_resume(np_, tmp):
         n = same_run(f"{straight}/run.h5", f"{split}/run.h5")
         assert n == 6, n
         print(f"{algo}: 6 epochs straight == 3 + resumed 3, bit for bit ({np_} rank(s))")
+    # Float networks with the observation normaliser: resume is bit-exact too, and the run file
+    # holds the normaliser's final statistics (the checkpoint's, in the documented layout).
+    straight, split = f"{tmp}/float-straight", f"{tmp}/float-split"
+    common = ["--env", "Pendulum-v1", "--precision", "float", "--normalize-obs", *SMALL]
+    run(np_, *common, "--epochs", "4", "--out", straight)
+    run(np_, *common, "--epochs", "2", "--out", split)
+    run(np_, *common, "--epochs", "4", "--out", split, "--resume", "auto")
+    assert same_run(f"{straight}/run.h5", f"{split}/run.h5") == 4
+    with h5py.File(f"{straight}/run.h5", "r") as f, h5py.File(f"{split}/checkpoint.h5", "r") as c:
+        norm = c["arrays/obs_norm"][:]
+        d = (len(norm) - 1) // 2
+        assert f["normalizer/obs_count"][0] == norm[0] >= 4 * 800  # every step's observation, plus resets
+        assert np.array_equal(f["normalizer/obs_mean"][:], norm[1:1 + d]), (f["normalizer/obs_mean"][:], norm)
+        assert np.array_equal(f["normalizer/obs_var"][:], norm[1 + d:])
+        assert d == 3 and np.all(f["normalizer/obs_var"][:] > 0)
+    print(f"float + normalize-obs: 4 epochs straight == 2 + resumed 2, run-file normaliser == checkpoint's")
 
 
 def case_signal(np_, tmp):

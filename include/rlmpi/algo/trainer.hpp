@@ -65,6 +65,10 @@ class Trainer {
 
   // Column names in the order run_epoch() reports them.
   std::vector<std::string> columns() const;
+  // The running normalisers' current statistics (same on every rank), for the run file:
+  // obs_mean, obs_var, obs_count with --normalize-obs; ret_var, ret_count with
+  // --normalize-reward; empty otherwise.
+  std::vector<NamedArray> normalizer_stats() const;
   // Wall time the caller spent writing this run's files after an epoch: reported as the next
   // epoch's TimeIO.
   void add_io_seconds(double s);

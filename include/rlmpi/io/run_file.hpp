@@ -8,6 +8,8 @@
 //   /episodes/length   int64   [episodes] steps of the episode          (units: "steps")
 //   /episodes/rank     int32   [episodes] MPI rank that ran it
 //   /episodes/epoch    int64   [episodes] 0-based row in /epochs of the epoch it finished in
+//   /<group>/<name>    float64 [n]        set_vector(): the latest value of a state vector,
+//                                         e.g. /normalizer/obs_mean (replaced at each call)
 //
 // Durability and live reading: the writer keeps the whole file in memory (HDF5 "core" driver)
 // and commit() replaces the file on disk atomically: the complete image goes to "<path>.tmp",
@@ -56,6 +58,9 @@ class RunFile {
   // spans must have the same length. Violations throw std::invalid_argument.
   void append_episodes(std::span<const double> ret, std::span<const long long> len, std::span<const int> rank,
                        long long epoch);
+  // Creates or replaces /<group>/<name> with `values` (not /epochs or /episodes): state that
+  // has one current value, such as the observation normaliser's statistics.
+  void set_vector(const std::string& group, const std::string& name, std::span<const double> values);
   // Makes everything appended so far durable and visible to readers (atomic replace + fsync).
   void commit();
 
