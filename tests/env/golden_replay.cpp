@@ -1,23 +1,17 @@
 #include "golden_replay.hpp"
 
 #include <bit>
-#include <charconv>
 #include <cstring>
 #include <exception>
 #include <stdexcept>
 
+#include "support/golden_file.hpp"
 #include "support/json.hpp"
 #include "support/test_paths.hpp"
 
 namespace rlmpi::test {
 
 namespace {
-
-std::string num(double x) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, x);
-  return std::string(buf, r.ptr);
-}
 
 bool same_bits(double a, double b) {
   return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
@@ -42,14 +36,7 @@ std::vector<double> action_of(const json::Value& v) {
 
 std::vector<GoldenCase> load_golden(const std::string& env_id) {
   const std::string path = golden_dir() + "/" + env_id + ".jsonl";
-  std::vector<json::Value> lines;
-  try {
-    lines = json::parse_jsonl_file(path);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("golden data for " + env_id + " unavailable: " + e.what() +
-                             " (set RLMPI_GOLDEN_DIR or the CMake cache variable)");
-  }
-  if (lines.empty()) throw std::runtime_error("golden file '" + path + "' holds no cases");
+  const std::vector<json::Value> lines = read_golden_lines(env_id + ".jsonl", env_id);
   std::vector<GoldenCase> out;
   for (const json::Value& v : lines) {
     GoldenCase c;

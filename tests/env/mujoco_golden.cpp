@@ -2,23 +2,17 @@
 
 #include <algorithm>
 #include <bit>
-#include <charconv>
 #include <cmath>
 #include <exception>
 #include <stdexcept>
 
+#include "support/golden_file.hpp"
 #include "support/json.hpp"
 #include "support/test_paths.hpp"
 
 namespace rlmpi::test {
 
 namespace {
-
-std::string num(double x) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, x);
-  return std::string(buf, r.ptr);
-}
 
 void append_terms(const json::Value& obj, Terms& out) {
   for (const auto& [k, v] : obj.as_object()) out.emplace_back(k, v.as_doubles());
@@ -73,15 +67,8 @@ std::string ReplayStats::summary() const {
 }
 
 std::vector<MjCase> load_mujoco_golden(const std::string& env_id) {
-  const std::string path = golden_dir() + "/mujoco/" + env_id + ".jsonl";
-  std::vector<json::Value> lines;
-  try {
-    lines = json::parse_jsonl_file(path);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("MuJoCo golden data for " + env_id + " unavailable: " + e.what() +
-                             " (set RLMPI_GOLDEN_DIR or the CMake cache variable)");
-  }
-  if (lines.empty()) throw std::runtime_error("golden file '" + path + "' holds no cases");
+  const std::string path = golden_dir() + "/" + "mujoco/" + env_id + ".jsonl";
+  const std::vector<json::Value> lines = read_golden_lines("mujoco/" + env_id + ".jsonl", env_id);
   std::vector<MjCase> out;
   for (const json::Value& v : lines) {
     MjCase c;

@@ -25,3 +25,4 @@ for seed in $seeds; do
   done
 done
 /usr/bin/python3 tools/summary.py "$out"
+/usr/bin/python3 tools/bench/mujoco_table.py "$out"

@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""Markdown table of MuJoCo learning runs next to Spinning Up's published curves (issue 9).
+
+    /usr/bin/python3 tools/bench/mujoco_table.py DIR [DIR ...] [--at-steps 1000000]
+
+Groups the run files found under each DIR by (algorithm, environment, --normalize-obs) and
+prints, per group: the seeds, the environment steps reached (min over the seeds), AverageEpRet
+as mean ± population std over the seeds of
+  final   each run's mean over its last 10 epochs,
+  tail    each run's mean over the last 10 % of its epochs (Spinning Up's "tail" at 3M steps:
+          2.7M–3.0M),
+  at N    each run's mean over the 10 epochs ending at N steps (--at-steps; shorter runs: -),
+and Spinning Up's PyTorch PPO / tf1 TRPO figures for the same task (../shared/reference/
+algorithms.md §5.2: v3 tasks, (64,32) tanh nets, 10 seeds, smoothed final / tail at 3M steps).
+Runs still going count with the epochs they have.
+"""
+import argparse
+import glob
+import os
+import sys
+
+import h5py
+import numpy as np
+
+# Spinning Up, read off its benchmark SVGs (final / tail at 3M steps): PPO PyTorch, TRPO tf1.
+SPINUP = {
+    ("ppo", "HalfCheetah"): (3262, 3144), ("ppo", "Hopper"): (2477, 2216), ("ppo", "Walker2d"): (2595, 2436),
+    ("ppo", "Swimmer"): (117, 117), ("ppo", "Ant"): (2963, 2845),
+    ("trpo", "HalfCheetah"): (1984, 1938), ("trpo", "Hopper"): (1887, 1767), ("trpo", "Walker2d"): (1501, 1389),
+    ("trpo", "Swimmer"): (92, 91), ("trpo", "Ant"): (1433, 1350),
+}
+
+
+def load(path):
+    with h5py.File(path, "r") as f:
+        a = f.attrs
+        ret = np.asarray(f["epochs/AverageEpRet"][()], dtype=float)
+        steps = np.asarray(f["epochs/TotalEnvInteracts"][()], dtype=float)
+        norm = str(a.get("config.normalize-obs", "false")).lower() in ("true", "1", "yes", "on")
+        return str(a["algorithm"]), str(a["environment"]), int(a["seed"]), norm, ret, steps
+
+
+def fmt(vals):
+    vals = [v for v in vals if v is not None and np.isfinite(v)]
+    if not vals:
+        return "-"
+    return f"{np.mean(vals):.0f} ± {np.std(vals):.0f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dirs", nargs="+")
+    ap.add_argument("--at-steps", type=float, default=1e6)
+    a = ap.parse_args()
+    groups = {}
+    for d in a.dirs:
+        for p in sorted(glob.glob(os.path.join(d, "**", "run.h5"), recursive=True)):
+            try:
+                algo, env, seed, norm, ret, steps = load(p)
+            except (OSError, KeyError) as e:
+                print(f"skipping {p}: {e}", file=sys.stderr)
+                continue
+            if len(ret) == 0:
+                continue
+            groups.setdefault((env, algo, norm), []).append((seed, ret, steps))
+    if not groups:
+        print("no run files found", file=sys.stderr)
+        return 2
+    at = a.at_steps
+    print(f"| env | algo | obs norm | seeds | steps | final (last 10 epochs) | tail (last 10 %) | at {at / 1e6:g}M "
+          "| Spinning Up final / tail |")
+    print("|---|---|---|---|---:|---:|---:|---:|---|")
+    for (env, algo, norm), runs in sorted(groups.items()):
+        seeds = ",".join(str(s) for s, _, _ in sorted(runs))
+        steps = min(st[-1] for _, _, st in runs)
+        final = [np.nanmean(r[-10:]) for _, r, _ in runs]
+        tail = [np.nanmean(r[-max(1, len(r) // 10):]) for _, r, _ in runs]
+        at_n = []
+        for _, r, st in runs:
+            idx = np.nonzero(st <= at)[0]
+            at_n.append(np.nanmean(r[idx[-10:]]) if len(idx) and st[idx[-1]] == at else None)
+        su = SPINUP.get((algo, env.split("-")[0]))
+        su_s = f"{su[0]} / {su[1]}" if su else "-"
+        print(f"| {env} | {algo} | {'on' if norm else 'off'} | {seeds} | {steps / 1e6:.2f}M | {fmt(final)} | "
+              f"{fmt(tail)} | {fmt(at_n)} | {su_s} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
