@@ -1,5 +1,6 @@
 #include "rlmpi/algo/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -253,7 +254,8 @@ std::vector<std::string> TrainerImpl<T>::columns() const {
   for (const auto& x : algo_->extra_columns()) c.push_back(column_name(x));
   for (const auto& name : info_names_) c.push_back("info." + name);
   if (!info_names_.empty()) c.push_back("Diverged");
-  for (const char* name : {"Episodes", "Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO", "StepsPerSecond"})
+  for (const char* name :
+       {"Episodes", "Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO", "UpdateGFLOPS", "StepsPerSecond"})
     c.push_back(name);
   return c;
 }
@@ -442,8 +444,10 @@ EpochResult TrainerImpl<T>::run_epoch() {
   const mpi::SampleStats adv = comm_.stats(adv_local);
   buf_.normalize_advantages(static_cast<T>(adv.mean), static_cast<T>(adv.std));
   UpdateContext ctx{comm_, rng_};
+  const double flops0 = ac_.pi->mlp().gemm_flops() + ac_.v->mlp().gemm_flops();
   const UpdateStats u = algo_->update(ac_, buf_, ctx);
   const double t2 = now_seconds();
+  const double update_flops = ac_.pi->mlp().gemm_flops() + ac_.v->mlp().gemm_flops() - flops0;
   const double comm_update = comm_seconds_ - comm_rollout;
 
   const std::span<const double> samples[3] = {ep_ret, ep_len, vvals};
@@ -488,6 +492,8 @@ EpochResult TrainerImpl<T>::run_epoch() {
   add("TimeComm", comm_rollout + comm_update);
   add("TimeIO", io_seconds_);
   io_seconds_ = 0;
+  // This rank's GEMM rate in the update without its MPI calls (compare with bench_roofline).
+  add("UpdateGFLOPS", update_flops / 1e9 / std::max(1e-9, t2 - t1 - comm_update));
   add("StepsPerSecond", static_cast<double>(local_steps_) * comm_.size() * cfg_.envs_per_rank / (t2 - t0));
 
   // Every finished episode, gathered on rank 0 with its rank.

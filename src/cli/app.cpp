@@ -382,6 +382,7 @@ int run_train(const Config& cfg, const mpi::Comm& world) {
                         : io::RunFile::create(plan.run_file, run_attributes(cfg, world));
       for (const char* c : {"Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO"}) run->set_units(c, "s");
       run->set_units("StepsPerSecond", "steps/s");
+      run->set_units("UpdateGFLOPS", "GFLOP/s");
       run->set_units("TotalEnvInteracts", "steps");
       run->set_units("EpLen", "steps");
     } catch (const UsageError& e) {

@@ -35,7 +35,7 @@ bool same_on_all_ranks(const Vector& x) {
 }
 
 bool is_timing(const std::string& name) {
-  return name.starts_with("Time") || name == "StepsPerSecond";
+  return name.starts_with("Time") || name == "StepsPerSecond" || name == "UpdateGFLOPS";
 }
 
 void check_consistent(const Config& cfg, int epochs) {

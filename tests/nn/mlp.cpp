@@ -260,3 +260,22 @@ TEST_CASE("Mlp<float> compiles and agrees with Mlp<double>") {
   rf.init(q, rng, Init::Orthogonal);
   CHECK(rf.forward(q.data(), MatrixX<float>::Ones(2, 3)).allFinite());
 }
+
+TEST_CASE("gemm_flops counts 2 m n k per batched GEMM: forward, backward, jvp") {
+  // sizes 3 -> 7 -> 4 -> 2, batch 20 (above the small-batch path): sum of in x out = 21 + 28 + 8.
+  Mlp<float> mlp({3, 7, 4, 2}, Activation::Tanh);
+  const Index n = 20;
+  VectorX<float> params = VectorX<float>::Random(mlp.num_params()), grad(mlp.num_params());
+  const MatrixX<float> x = MatrixX<float>::Random(n, 3), dy = MatrixX<float>::Random(n, 2);
+  CHECK(mlp.gemm_flops() == 0);
+  mlp.forward(params.data(), x);
+  const double fwd = 2.0 * n * (21 + 28 + 8);
+  CHECK(mlp.gemm_flops() == fwd);
+  mlp.backward(params.data(), dy, grad.data());  // dW of every layer, dX of all but the first
+  CHECK(mlp.gemm_flops() == 2 * fwd + 2.0 * n * (28 + 8));
+  mlp.jvp(params.data(), params.data());  // V h for every layer, W dh for all but the first
+  CHECK(mlp.gemm_flops() == 3 * fwd + 2 * 2.0 * n * (28 + 8));
+  MatrixX<float> one = MatrixX<float>::Random(1, 3);
+  mlp.forward(params.data(), one);  // batch 1: the matrix-vector path, not counted
+  CHECK(mlp.gemm_flops() == 3 * fwd + 2 * 2.0 * n * (28 + 8));
+}

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 RLMPI, MPIEXEC, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
-TIMING = {"Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO", "StepsPerSecond"}
+TIMING = {"Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO", "UpdateGFLOPS", "StepsPerSecond"}
 SMALL = ["--steps-per-epoch", "800", "--hid", "16", "--train-pi-iters", "20", "--train-v-iters", "20", "--quiet"]
 
 

@@ -29,7 +29,7 @@ SRC = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "
 SLURM_LOCAL = os.path.join(SRC, "tools", "slurm-local.sh")
 SLURM_DIR = os.environ.get("RLMPI_SLURM_DIR", "/tmp/rlmpi-slurm")
 MARKER = os.path.join(SLURM_DIR, ".started-by-ctest")
-TIMING = {"Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO", "StepsPerSecond"}
+TIMING = {"Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO", "UpdateGFLOPS", "StepsPerSecond"}
 PYTHON = "/usr/bin/python3"
 
 our_jobs = []

@@ -42,12 +42,16 @@ class GemmWorkspace {
   void gemm(const GemmPlan& p, Index m, Index n, Index k, const T* a, Index lda, const T* b,
             Index ldb, T* c, Index ldc, T alpha = T(1)) {
     if (m == 0 || n == 0 || k == 0) return;
+    flops_ += 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
     Blocking blocking(block_a_.data(), block_b_.data(), p);
     Eigen::internal::general_matrix_matrix_product<Index, T, AOrder, false, T, BOrder, false,
                                                    Eigen::ColMajor, 1>::run(m, n, k, a, lda, b, ldb,
                                                                             c, 1, ldc, alpha,
                                                                             blocking, nullptr);
   }
+
+  // Floating-point operations of every gemm() so far (2 m n k each): the achieved rate.
+  double flops() const { return flops_; }
 
  private:
   // Eigen's blocking interface with our buffers (it only reads blockA/blockB/kc/mc/nc).
@@ -63,6 +67,7 @@ class GemmWorkspace {
   };
 
   VectorX<T> block_a_, block_b_;
+  double flops_ = 0;
 };
 
 }  // namespace detail

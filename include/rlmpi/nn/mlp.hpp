@@ -105,6 +105,10 @@ class Mlp {
   // jvp, forward or reserve.
   ConstMatrixMap<T> jvp(const T* params, const T* v);
 
+  // GEMM floating-point operations of this network's batched passes so far (the small-batch
+  // rollout path is not counted): divided by their time, the update's achieved GFLOP/s.
+  double gemm_flops() const { return gemm_.flops(); }
+
  private:
   T* act_buf(int i) { return h_[static_cast<std::size_t>(i)].data(); }
   void forward_small(const T* params, Index n);
