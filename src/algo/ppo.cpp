@@ -93,7 +93,8 @@ class Ppo final : public Algorithm<T> {
     s.stop_iter = stop_iter >= 0 ? stop_iter
                                  : (cfg_.update_epochs == 0 ? cfg_.train_pi_iters - 1 : cfg_.update_epochs - 1);
 
-    pi.forward(ac.pi_params, b.obs);
+    // After an early stop the cached forward is already at the final parameters.
+    if (stop_iter < 0) pi.forward(ac.pi_params, b.obs);
     const Eval e = evaluate(pi, b.act, b.adv, b.logp, b.dist);
     s.delta_loss_pi = comm.average(e.loss) - s.loss_pi;
     s.clip_frac = penalty_ ? UpdateStats::nan : comm.average(e.clip_frac);
