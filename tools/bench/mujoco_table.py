@@ -12,7 +12,8 @@ as mean ± population std over the seeds of
   at N    each run's mean over the 10 epochs ending at N steps (--at-steps; shorter runs: -),
 and Spinning Up's PyTorch PPO / tf1 TRPO figures for the same task (../shared/reference/
 algorithms.md §5.2: v3 tasks, (64,32) tanh nets, 10 seeds, smoothed final / tail at 3M steps).
-Runs still going count with the epochs they have.
+Runs still going count with the epochs they have, unless --finished-only (then a run counts
+only once it reached its --epochs, and the others are listed below the table).
 """
 import argparse
 import glob
@@ -37,7 +38,8 @@ def load(path):
         ret = np.asarray(f["epochs/AverageEpRet"][()], dtype=float)
         steps = np.asarray(f["epochs/TotalEnvInteracts"][()], dtype=float)
         norm = str(a.get("config.normalize-obs", "false")).lower() in ("true", "1", "yes", "on")
-        return str(a["algorithm"]), str(a["environment"]), int(a["seed"]), norm, ret, steps
+        done = len(ret) >= int(a.get("config.epochs", 0))
+        return str(a["algorithm"]), str(a["environment"]), int(a["seed"]), norm, ret, steps, done
 
 
 def fmt(vals):
@@ -51,16 +53,22 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dirs", nargs="+")
     ap.add_argument("--at-steps", type=float, default=1e6)
+    ap.add_argument("--finished-only", action="store_true")
     a = ap.parse_args()
     groups = {}
+    unfinished = []
     for d in a.dirs:
         for p in sorted(glob.glob(os.path.join(d, "**", "run.h5"), recursive=True)):
             try:
-                algo, env, seed, norm, ret, steps = load(p)
+                algo, env, seed, norm, ret, steps, done = load(p)
             except (OSError, KeyError) as e:
                 print(f"skipping {p}: {e}", file=sys.stderr)
                 continue
             if len(ret) == 0:
+                continue
+            if a.finished_only and not done:
+                unfinished.append(f"{algo} {env} seed {seed}{' (normalize-obs)' if norm else ''}: "
+                                  f"{steps[-1] / 1e6:.2f}M steps so far")
                 continue
             groups.setdefault((env, algo, norm), []).append((seed, ret, steps))
     if not groups:
@@ -83,6 +91,9 @@ def main():
         su_s = f"{su[0]} / {su[1]}" if su else "-"
         print(f"| {env} | {algo} | {'on' if norm else 'off'} | {seeds} | {steps / 1e6:.2f}M | {fmt(final)} | "
               f"{fmt(tail)} | {fmt(at_n)} | {su_s} |")
+    if unfinished:
+        print()
+        print("Not finished (left out): " + "; ".join(unfinished))
     return 0
 
 
