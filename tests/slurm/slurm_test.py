@@ -118,6 +118,14 @@ def state_str(recs):
                      f"restarts={r.get('Restarts')} exit={r.get('ExitCode')}" for r in recs)
 
 
+def wait_job_end(args, jobid):
+    """Waits until every record of the job is in a final state; returns the records."""
+    return wait_for(f"job {jobid} to end", lambda: [r for r in (job_info(jobid) or [])
+                                                    if r.get("JobState") not in ("PENDING", "RUNNING",
+                                                                                 "CONFIGURING", "COMPLETING")],
+                    args.timeout, jobid)
+
+
 def wait_for(what, cond, timeout, jobid=None, interval=0.3):
     """Polls cond() until it returns a true value; each round checks the daemons; Fail on timeout."""
     t0 = time.time()
@@ -428,10 +436,7 @@ def test_sanity(args):
                  f"mpirun -np 1 {args.rlmpi} --epochs 2 --steps-per-epoch 400 --hid 16 --out {d}/mismatch"],
                 job_env(args, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1"))
     out1 = out1.replace("%j", j1)
-    recs = wait_for(f"job {j1} to end", lambda: [r for r in (job_info(j1) or [])
-                                                  if r.get("JobState") not in ("PENDING", "RUNNING",
-                                                                               "CONFIGURING", "COMPLETING")],
-                    args.timeout, j1)
+    recs = wait_job_end(args, j1)
     text = open(out1).read() if os.path.exists(out1) else ""
     if recs[0].get("JobState") != "FAILED" or "SLURM_NTASKS=2" not in text:
         raise Fail(f"mpirun -np 1 in a 2-task job: expected FAILED with an error naming "
@@ -454,10 +459,7 @@ def test_sanity(args):
     j3 = sbatch(["--ntasks=1", "--job-name=intruder", f"--chdir={d}", f"--output={out3}",
                  os.path.join(SRC, "jobs", "rlmpi.sbatch")], env)
     out3 = out3.replace("%j", j3)
-    recs = wait_for(f"job {j3} to end", lambda: [r for r in (job_info(j3) or [])
-                                                  if r.get("JobState") not in ("PENDING", "RUNNING",
-                                                                               "CONFIGURING", "COMPLETING")],
-                    args.timeout, j3)
+    recs = wait_job_end(args, j3)
     text = open(out3).read() if os.path.exists(out3) else ""
     if recs[0].get("JobState") != "FAILED" or f"in use by job {j2}" not in text:
         raise Fail(f"second job on a running job's directory: expected FAILED naming job {j2}; got "
