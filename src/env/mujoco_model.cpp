@@ -13,6 +13,9 @@
 #ifndef RLMPI_SOURCE_MODEL_DIR
 #define RLMPI_SOURCE_MODEL_DIR ""
 #endif
+#ifndef RLMPI_INSTALL_MODEL_DIR
+#define RLMPI_INSTALL_MODEL_DIR ""
+#endif
 
 namespace rlmpi::env {
 
@@ -34,6 +37,8 @@ std::vector<std::string> model_search_dirs() {
     dirs.push_back((bin / "models").string());
     dirs.push_back((bin.parent_path() / "share" / "rlmpi" / "models").string());
   }
+  // Libraries linked into other programs cannot locate themselves: the configured prefix.
+  if (*RLMPI_INSTALL_MODEL_DIR) dirs.emplace_back(RLMPI_INSTALL_MODEL_DIR);
   if (*RLMPI_SOURCE_MODEL_DIR) dirs.emplace_back(RLMPI_SOURCE_MODEL_DIR);
   return dirs;
 }

@@ -284,6 +284,21 @@ TEST_CASE("mujoco: models load from the source tree; missing or invalid files ar
   }
 }
 
+TEST_CASE("mujoco: model search order ends with the configured install prefix, then the source tree") {
+  const auto dirs = rlmpi::env::model_search_dirs();
+  const std::string installed = RLMPI_INSTALL_MODEL_DIR;
+  const std::string source = (fs::path(rlmpi::test::source_dir()) / "models").string();
+  REQUIRE(dirs.size() >= 2);
+  CHECK(dirs[dirs.size() - 2] == installed);
+  CHECK(dirs.back() == source);
+  {
+    const ScopedEnv env("RLMPI_MODEL_DIR", "/some/where");
+    const auto with_env = rlmpi::env::model_search_dirs();
+    CHECK(with_env.front() == "/some/where");
+    CHECK(with_env.size() == dirs.size() + 1);
+  }
+}
+
 TEST_CASE("mujoco: an altered model constant makes the golden replay fail") {
   const auto cases = rlmpi::test::load_mujoco_golden("Hopper-v5");
   REQUIRE(!cases.empty());

@@ -25,7 +25,8 @@ enum class GymVersion { v4, v5 };
 
 // Directories searched for MJCF files, in this order: $RLMPI_MODEL_DIR (when set and
 // non-empty), <directory of the running executable>/models, <that directory>/../share/rlmpi/models
-// (an install prefix), and the source tree's models/ (build-tree runs and tests).
+// (an install prefix), <CMAKE_INSTALL_PREFIX>/share/rlmpi/models (programs linking the installed
+// library) and the source tree's models/ (build-tree runs and tests).
 std::vector<std::string> model_search_dirs();
 // Path of model `file` (e.g. "hopper.xml") in the first search directory holding it.
 // rlmpi::UsageError naming the file and every directory searched when none does.
