@@ -124,3 +124,5 @@ if __name__ == "__main__":
     except rr.RunError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except BrokenPipeError:  # report piped into head: the figure is already written
+        sys.exit(0)
