@@ -16,12 +16,13 @@ Runs still going count with the epochs they have, unless --finished-only (then a
 only once it reached its --epochs, and the others are listed below the table).
 """
 import argparse
-import glob
 import os
 import sys
 
-import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import rlmpi_runs as rr  # noqa: E402  (the tools' shared run-file reader)
 
 # Spinning Up, read off its benchmark SVGs (final / tail at 3M steps): PPO PyTorch, TRPO tf1.
 SPINUP = {
@@ -32,14 +33,8 @@ SPINUP = {
 }
 
 
-def load(path):
-    with h5py.File(path, "r") as f:
-        a = f.attrs
-        ret = np.asarray(f["epochs/AverageEpRet"][()], dtype=float)
-        steps = np.asarray(f["epochs/TotalEnvInteracts"][()], dtype=float)
-        norm = str(a.get("config.normalize-obs", "false")).lower() in ("true", "1", "yes", "on")
-        done = len(ret) >= int(a.get("config.epochs", 0))
-        return str(a["algorithm"]), str(a["environment"]), int(a["seed"]), norm, ret, steps, done
+def is_on(value):
+    return str(value).lower() in ("true", "1", "yes", "on")
 
 
 def fmt(vals):
@@ -57,20 +52,20 @@ def main():
     a = ap.parse_args()
     groups = {}
     unfinished = []
-    for d in a.dirs:
-        for p in sorted(glob.glob(os.path.join(d, "**", "run.h5"), recursive=True)):
-            try:
-                algo, env, seed, norm, ret, steps, done = load(p)
-            except (OSError, KeyError) as e:
-                print(f"skipping {p}: {e}", file=sys.stderr)
-                continue
-            if len(ret) == 0:
-                continue
-            if a.finished_only and not done:
-                unfinished.append(f"{algo} {env} seed {seed}{' (normalize-obs)' if norm else ''}: "
-                                  f"{steps[-1] / 1e6:.2f}M steps so far")
-                continue
-            groups.setdefault((env, algo, norm), []).append((seed, ret, steps))
+    try:
+        runs = rr.load_runs(a.dirs, warn=lambda m: print(m, file=sys.stderr))
+    except rr.RunError as e:
+        print(f"mujoco_table.py: error: {e}", file=sys.stderr)
+        return 2
+    for r in runs:
+        algo, env, seed = r.algorithm, r.environment, r.seed
+        norm = is_on(r.attrs.get("config.normalize-obs", "false"))
+        ret, steps = r.column("AverageEpRet"), r.column("TotalEnvInteracts")
+        if a.finished_only and r.num_epochs < (r.planned_epochs or 0):
+            unfinished.append(f"{algo} {env} seed {seed}{' (normalize-obs)' if norm else ''}: "
+                              f"{steps[-1] / 1e6:.2f}M steps so far")
+            continue
+        groups.setdefault((env, algo, norm), []).append((seed, ret, steps))
     if not groups:
         print("no run files found", file=sys.stderr)
         return 2
