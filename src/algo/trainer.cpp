@@ -23,6 +23,11 @@ double now_seconds() {
 // Everything that can be wrong with the run's input, checked identically on every rank before
 // the first collective call.
 std::vector<std::unique_ptr<env::Env>> make_envs(const Config& cfg, const mpi::Comm& comm) {
+  if (cfg.steps_per_rank > 0 && cfg.steps_per_rank % cfg.envs_per_rank != 0)
+    throw UsageError("invalid value '" + std::to_string(cfg.steps_per_rank) + "' for --steps-per-rank (allowed: " +
+                     "a multiple of --envs-per-rank " + std::to_string(cfg.envs_per_rank) + ")");
+  if (cfg.epoch_end != "continue" && cfg.epoch_end != "reset")
+    throw UsageError("invalid value '" + cfg.epoch_end + "' for --epoch-end (allowed: continue, reset)");
   const long long per = static_cast<long long>(comm.size()) * cfg.envs_per_rank;
   if (cfg.steps_per_epoch % per != 0)
     throw UsageError("invalid value '" + std::to_string(cfg.steps_per_epoch) + "' for --steps-per-epoch (allowed: " +
@@ -163,6 +168,7 @@ class TrainerImpl final : public Trainer::Impl {
   void prepare_obs(int e, double* dst);
 
   Config cfg_;
+  bool continue_episodes_;  // --epoch-end continue
   double comm_seconds_ = 0;  // time inside MPI calls (comm_ adds to it)
   double io_seconds_ = 0;    // run-file and checkpoint writes since the last epoch (the cli reports them)
   mpi::Comm comm_;
@@ -195,6 +201,7 @@ class TrainerImpl final : public Trainer::Impl {
 template <class T>
 TrainerImpl<T>::TrainerImpl(const Config& cfg, const mpi::Comm& comm, std::vector<std::unique_ptr<env::Env>> envs)
     : cfg_(cfg),
+      continue_episodes_(cfg.epoch_end == "continue"),
       comm_(comm.timed(&comm_seconds_)),
       envs_(std::move(envs)),
       discrete_(envs_.front()->action_space().is_discrete()),
@@ -360,7 +367,8 @@ void TrainerImpl<T>::collect(std::vector<double>& ep_ret, std::vector<double>& e
   const auto od = static_cast<std::size_t>(obs_dim_);
   const auto ad = static_cast<std::size_t>(act_dim_);
   Vec vals(n), boot(n);
-  std::vector<char> done(static_cast<std::size_t>(n)), terminated(static_cast<std::size_t>(n));
+  std::vector<char> done(static_cast<std::size_t>(n)), terminated(static_cast<std::size_t>(n)),
+      episode_over(static_cast<std::size_t>(n));
   for (Index t = 0; t < local_steps_; ++t) {
     pi.forward(ac_.pi_params, obs_);
     pi.sample(rng_, act_);
@@ -391,6 +399,7 @@ void TrainerImpl<T>::collect(std::vector<double>& ep_ret, std::vector<double>& e
       const bool terminal = r.terminated || timeout;
       done[ue] = terminal || t == local_steps_ - 1;
       terminated[ue] = r.terminated;
+      episode_over[ue] = terminal;
       need_boot = need_boot || (done[ue] && !r.terminated);
       if (terminal) {
         ep_ret.push_back(ep_ret_[ue]);
@@ -406,7 +415,9 @@ void TrainerImpl<T>::collect(std::vector<double>& ep_ret, std::vector<double>& e
       const auto ue = static_cast<std::size_t>(e);
       if (!done[ue]) continue;
       buf_.finish_path(e, terminated[ue] ? T(0) : boot[e]);
-      // A trajectory cut by the epoch end is discarded, not continued (Spinning Up).
+      // An episode cut by the epoch end (bootstrapped above) goes on in the next epoch with its
+      // state, return and length (--epoch-end continue), or is dropped (reset: Spinning Up).
+      if (!episode_over[ue] && continue_episodes_) continue;
       envs_[ue]->reset(std::span<double>(raw_.row(e).data(), od));
       prepare_obs(e, next_obs_d_.row(e).data());
       ep_ret_[ue] = 0;
@@ -507,7 +518,8 @@ EpochResult TrainerImpl<T>::run_epoch() {
 
 }  // namespace
 
-Trainer::Trainer(const Config& cfg, const mpi::Comm& comm) {
+Trainer::Trainer(const Config& given, const mpi::Comm& comm) {
+  const Config cfg = resolve_for_ranks(given, comm.size());
   auto envs = make_envs(cfg, comm);  // validates before any collective call
   if (cfg.precision == "float") impl_ = std::make_unique<TrainerImpl<float>>(cfg, comm, std::move(envs));
   else if (cfg.precision == "double") impl_ = std::make_unique<TrainerImpl<double>>(cfg, comm, std::move(envs));

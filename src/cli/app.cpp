@@ -19,6 +19,7 @@
 #include "rlmpi/env/env.hpp"
 #include "rlmpi/io/checkpoint.hpp"
 #include "rlmpi/io/run_file.hpp"
+#include "rlmpi/mpi/watchdog.hpp"
 #include "rlmpi/version.hpp"
 
 namespace rlmpi::cli {
@@ -188,6 +189,7 @@ std::vector<std::pair<std::string, std::string>> identity(const Config& cfg, con
           {"ranks", std::to_string(world.size())},
           {"envs-per-rank", std::to_string(cfg.envs_per_rank)},
           {"steps-per-epoch", std::to_string(cfg.steps_per_epoch)},
+          {"epoch-end", cfg.epoch_end},
           {"seed", std::to_string(cfg.seed)}};
 }
 
@@ -214,9 +216,10 @@ io::Checkpoint load_checkpoint(const std::string& path, const Config& cfg, const
     try {
       theirs = std::get<std::string>(c.attribute("id." + k));
     } catch (const std::exception&) {
-      if (k != "precision")  // checkpoints from before --precision existed were double
+      // Checkpoints from before --precision / --epoch-end existed were double / reset.
+      if (k != "precision" && k != "epoch-end")
         throw UsageError("checkpoint '" + path + "' is corrupt or unreadable: no '" + k + "' recorded");
-      theirs = "double";
+      theirs = k == "precision" ? "double" : "reset";
     }
     if (theirs != v)
       throw UsageError("cannot resume from '" + path + "': it was written with " + (k == "ranks" ? "" : "--") + k + " " +
@@ -341,10 +344,14 @@ void append_to_run_file(io::RunFile& run, const algo::EpochResult& r, const algo
 
 }  // namespace
 
-int run_train(const Config& cfg, const mpi::Comm& world) {
+int run_train(const Config& given, const mpi::Comm& world) {
   check_slurm_world_size(world.size());  // same verdict on every rank, before any collective
+  const Config cfg = resolve_for_ranks(given, world.size());
   algo::Trainer trainer(cfg, world);      // throws UsageError on every rank alike, before any collective
   StopSignals signals;
+  // Started before rank 0 touches the file system: a hung one is reported too.
+  std::optional<mpi::Watchdog> watchdog;
+  if (cfg.stall_timeout > 0 && world.size() > 1) watchdog.emplace(world, cfg.stall_timeout);
 
   // Rank 0 plans the run directory and reads the checkpoint; every rank learns the outcome.
   RunPlan plan;
@@ -393,10 +400,11 @@ int run_train(const Config& cfg, const mpi::Comm& world) {
   if (int agreed = agree_on_error(world, code, message); agreed != 0) return agreed;
 
   if (world.is_root()) {
-    std::printf("rlmpi %s: %s on %s, %d rank(s) x %d env(s), seed %llu, epochs %d..%d of %d steps; run file %s\n",
+    std::printf("rlmpi %s: %s on %s, %d rank(s) x %d env(s), seed %llu, epochs %d..%d of %d steps (%d per rank, "
+                "epoch end: %s); run file %s\n",
                 kVersion, cfg.algo.c_str(), cfg.env.c_str(), world.size(), cfg.envs_per_rank,
                 static_cast<unsigned long long>(cfg.seed), trainer.epoch(), cfg.epochs - 1, cfg.steps_per_epoch,
-                plan.run_file.c_str());
+                cfg.steps_per_epoch / world.size(), cfg.epoch_end.c_str(), plan.run_file.c_str());
     std::printf("Number of parameters: pi: %lld, v: %lld\n",
                 static_cast<long long>(trainer.pi_params().size()), static_cast<long long>(trainer.v_params().size()));
     std::fflush(stdout);

@@ -151,9 +151,18 @@ const std::vector<OptionSpec>& option_table() {
       {"Training", "epochs", "number of epochs",
        [](Config& c, const std::string& v) { c.epochs = parse_positive_int("epochs", v); },
        [](const Config& c) { return std::to_string(c.epochs); }},
-      {"Training", "steps-per-epoch", "environment steps per epoch, summed over ranks (must divide by the rank count)",
+      {"Training", "steps-per-epoch",
+       "environment steps per epoch, summed over ranks (strong scaling; must divide by ranks x envs-per-rank)",
        [](Config& c, const std::string& v) { c.steps_per_epoch = parse_positive_int("steps-per-epoch", v); },
        [](const Config& c) { return std::to_string(c.steps_per_epoch); }},
+      {"Training", "steps-per-rank",
+       "environment steps per epoch on each rank (weak scaling: the batch is N x ranks); instead of --steps-per-epoch",
+       [](Config& c, const std::string& v) { c.steps_per_rank = parse_positive_int("steps-per-rank", v); },
+       [](const Config& c) { return std::to_string(c.steps_per_rank); }},
+      {"Training", "epoch-end",
+       "an episode running at the epoch end: continue (bootstrapped, then goes on in the next epoch) or reset (Spinning Up)",
+       [](Config& c, const std::string& v) { c.epoch_end = parse_choice("epoch-end", v, {"continue", "reset"}); },
+       [](const Config& c) { return c.epoch_end; }},
       {"Training", "max-ep-len", "episode length cap (truncates like a time limit)",
        [](Config& c, const std::string& v) { c.max_ep_len = parse_positive_int("max-ep-len", v); },
        [](const Config& c) { return std::to_string(c.max_ep_len); }},
@@ -257,6 +266,14 @@ const std::vector<OptionSpec>& option_table() {
       {"Output", "checkpoint-every", "epochs between checkpoints (a checkpoint is also written after the last epoch)",
        [](Config& c, const std::string& v) { c.checkpoint_every = parse_positive_int("checkpoint-every", v); },
        [](const Config& c) { return std::to_string(c.checkpoint_every); }},
+      {"Cluster", "stall-timeout",
+       "abort the job when a rank stops answering or the others wait for it in MPI longer than this many seconds "
+       "(0: off; choose more than one epoch's rollout)",
+       [](Config& c, const std::string& v) {
+         c.stall_timeout =
+             parse_real("stall-timeout", v, 0.0, 1e9, false, "a number of seconds >= 0 (0: off)");
+       },
+       [](const Config& c) { return fmt(c.stall_timeout); }},
   };
   return table;
 }
@@ -395,6 +412,9 @@ Config parse_command_line(int argc, const char* const* argv) {
   cfg.deterministic = vm.count("deterministic") > 0;
   if (vm.count("episodes")) cfg.eval_episodes = parse_positive_int("episodes", vm["episodes"].as<std::string>());
 
+  if (vm.count("steps-per-epoch") && vm.count("steps-per-rank"))
+    throw UsageError("--steps-per-epoch " + vm["steps-per-epoch"].as<std::string>() + " and --steps-per-rank " +
+                     vm["steps-per-rank"].as<std::string>() + " given together (allowed: one of them)");
   if (cfg.command == Command::Eval && cfg.eval_path.empty())
     throw UsageError("rlmpi eval needs a run file or checkpoint (usage: rlmpi eval RUN [--episodes N])");
   if (cfg.update_epochs == 0 && cfg.minibatch_size != 0)

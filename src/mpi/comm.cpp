@@ -8,11 +8,15 @@
 namespace rlmpi::mpi {
 namespace {
 
-// Reduction of (sum, count, min, max) blocks in one MPI call: a commutative user op.
+// Reduction of (sum, count, min, max) blocks in one MPI call: a commutative user op on a
+// contiguous datatype of 4 doubles. MPI may split a buffer anywhere between elements of the
+// datatype (ring, segmented-ring and Rabenseifner allreduce do), never inside one, so each call
+// sees whole blocks; *len counts blocks, not doubles.
 void sum_count_min_max(void* in, void* inout, int* len, MPI_Datatype*) {
   const double* a = static_cast<const double*>(in);
   double* b = static_cast<double*>(inout);
-  for (int i = 0; i + 3 < *len; i += 4) {
+  for (int k = 0; k < *len; ++k) {
+    const int i = 4 * k;
     b[i] += a[i];
     b[i + 1] += a[i + 1];
     b[i + 2] = std::fmin(b[i + 2], a[i + 2]);
@@ -20,28 +24,43 @@ void sum_count_min_max(void* in, void* inout, int* len, MPI_Datatype*) {
   }
 }
 
-struct UserOp {
+// The op and its block datatype, created after MPI_Init on first use, freed at exit if MPI is alive.
+struct StatsReduction {
   MPI_Op op{};
-  UserOp() { MPI_Op_create(&sum_count_min_max, /*commute=*/1, &op); }
-  ~UserOp() {
+  MPI_Datatype block{};
+  StatsReduction() {
+    MPI_Op_create(&sum_count_min_max, /*commute=*/1, &op);
+    MPI_Type_contiguous(4, MPI_DOUBLE, &block);
+    MPI_Type_commit(&block);
+  }
+  ~StatsReduction() {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (!finalized) MPI_Op_free(&op);
+    if (finalized) return;
+    MPI_Op_free(&op);
+    MPI_Type_free(&block);
   }
+  StatsReduction(const StatsReduction&) = delete;
+  StatsReduction& operator=(const StatsReduction&) = delete;
 };
 
-// Adds the wall time of its scope to *acc (when acc is set): the time spent in MPI calls.
+// Around every collective call: adds the wall time of its scope to *acc (when set: the time
+// spent in MPI calls) and marks the main thread as inside a collective for the watchdog.
 class Stopwatch {
  public:
-  explicit Stopwatch(double* acc) : acc_(acc), t0_(acc ? MPI_Wtime() : 0.0) {}
+  Stopwatch(double* acc, Activity* activity) : acc_(acc), activity_(activity), t0_(acc ? MPI_Wtime() : 0.0) {
+    if (activity_) activity_->enter();
+  }
   ~Stopwatch() {
     if (acc_) *acc_ += MPI_Wtime() - t0_;
+    if (activity_) activity_->leave();
   }
   Stopwatch(const Stopwatch&) = delete;
   Stopwatch& operator=(const Stopwatch&) = delete;
 
  private:
   double* acc_;
+  Activity* activity_;
   double t0_;
 };
 
@@ -60,7 +79,7 @@ int Comm::size() const {
 }
 
 void Comm::barrier() const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   MPI_Barrier(comm_);
 }
 
@@ -73,19 +92,19 @@ void Comm::average(std::span<double> x) const {
 }
 
 void Comm::average(Eigen::Ref<Eigen::VectorXf> x) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   MPI_Allreduce(MPI_IN_PLACE, x.data(), static_cast<int>(x.size()), MPI_FLOAT, MPI_SUM, comm_);
   const float n = static_cast<float>(size());
   x /= n;
 }
 
 void Comm::sum(std::span<double> x) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   MPI_Allreduce(MPI_IN_PLACE, x.data(), static_cast<int>(x.size()), MPI_DOUBLE, MPI_SUM, comm_);
 }
 
 void Comm::sum(std::span<long long> x) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   MPI_Allreduce(MPI_IN_PLACE, x.data(), static_cast<int>(x.size()), MPI_LONG_LONG, MPI_SUM, comm_);
 }
 
@@ -94,50 +113,50 @@ void Comm::broadcast(Eigen::Ref<Eigen::VectorXd> x, int root) const {
 }
 
 void Comm::broadcast(Eigen::Ref<Eigen::VectorXf> x, int root) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   MPI_Bcast(x.data(), static_cast<int>(x.size()), MPI_FLOAT, root, comm_);
 }
 
 void Comm::broadcast(std::span<double> x, int root) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   MPI_Bcast(x.data(), static_cast<int>(x.size()), MPI_DOUBLE, root, comm_);
 }
 
 void Comm::broadcast(std::span<std::uint64_t> x, int root) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   MPI_Bcast(x.data(), static_cast<int>(x.size()), MPI_UINT64_T, root, comm_);
 }
 
 double Comm::allreduce_sum(double v) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   double out = 0;
   MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_SUM, comm_);
   return out;
 }
 
 double Comm::allreduce_max(double v) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   double out = 0;
   MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, comm_);
   return out;
 }
 
 double Comm::allreduce_min(double v) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   double out = 0;
   MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MIN, comm_);
   return out;
 }
 
 std::vector<double> Comm::allgather(double v) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   std::vector<double> out(static_cast<std::size_t>(size()));
   MPI_Allgather(&v, 1, MPI_DOUBLE, out.data(), 1, MPI_DOUBLE, comm_);
   return out;
 }
 
 std::vector<double> Comm::allgather(std::span<const double> local) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   std::vector<double> out(local.size() * static_cast<std::size_t>(size()));
   MPI_Allgather(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, out.data(), static_cast<int>(local.size()),
                 MPI_DOUBLE, comm_);
@@ -145,7 +164,7 @@ std::vector<double> Comm::allgather(std::span<const double> local) const {
 }
 
 std::vector<double> Comm::gather(std::span<const double> local, int root) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   const int n = size();
   const int mine = static_cast<int>(local.size());
   std::vector<int> counts(rank() == root ? static_cast<std::size_t>(n) : 0);
@@ -162,7 +181,7 @@ std::vector<double> Comm::gather(std::span<const double> local, int root) const 
 }
 
 void Comm::broadcast(std::string& bytes, int root) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   unsigned long long n = bytes.size();
   MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, root, comm_);
   bytes.resize(n);
@@ -170,7 +189,7 @@ void Comm::broadcast(std::string& bytes, int root) const {
 }
 
 std::vector<std::string> Comm::gather_bytes(const std::string& mine, int root) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   const int n = size();
   const int len = static_cast<int>(mine.size());
   const bool am_root = rank() == root;
@@ -190,7 +209,7 @@ std::vector<std::string> Comm::gather_bytes(const std::string& mine, int root) c
 }
 
 std::string Comm::scatter_bytes(const std::vector<std::string>& on_root, int root) const {
-  const Stopwatch sw(seconds_);
+  const Stopwatch sw(seconds_, activity_);
   const bool am_root = rank() == root;
   std::vector<int> counts, displs;
   std::string all;
@@ -214,8 +233,8 @@ SampleStats Comm::stats(std::span<const double> local) const {
 }
 
 std::vector<SampleStats> Comm::stats(std::span<const std::span<const double>> locals) const {
-  const Stopwatch sw(seconds_);
-  static const UserOp op;  // created after MPI_Init on first use, freed at exit if MPI is alive
+  const Stopwatch sw(seconds_, activity_);
+  static const StatsReduction red;
   const std::size_t k = locals.size();
   constexpr double inf = std::numeric_limits<double>::infinity();
   std::vector<double> first(4 * k);
@@ -231,7 +250,7 @@ std::vector<SampleStats> Comm::stats(std::span<const std::span<const double>> lo
     first[4 * j + 2] = lo;
     first[4 * j + 3] = hi;
   }
-  MPI_Allreduce(MPI_IN_PLACE, first.data(), static_cast<int>(first.size()), MPI_DOUBLE, op.op, comm_);
+  MPI_Allreduce(MPI_IN_PLACE, first.data(), static_cast<int>(k), red.block, red.op, comm_);
 
   std::vector<double> sq(k);
   for (std::size_t j = 0; j < k; ++j) {
@@ -264,7 +283,8 @@ std::vector<SampleStats> Comm::stats(std::span<const std::span<const double>> lo
 Session::Session(int& argc, char**& argv) {
   int initialized = 0;
   MPI_Initialized(&initialized);
-  if (!initialized) MPI_Init(&argc, &argv);
+  int provided = 0;
+  if (!initialized) MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
 }
 

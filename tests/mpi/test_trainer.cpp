@@ -2,6 +2,7 @@
 // deterministic, and the epoch statistics are the documented cross-rank reductions.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -180,14 +181,15 @@ TEST_CASE("steps per epoch must divide over ranks and envs") {
 }
 
 TEST_CASE("restoring a saved state continues bit for bit") {
-  for (const char* algo : {"vpg", "trpo", "ppo"}) {
+  for (const char* algo : {"vpg", "trpo", "ppo", "ppo-reset"}) {
     for (const char* env : {"CartPole-v1", "MountainCarContinuous-v0"}) {
       CAPTURE(algo);
       CAPTURE(env);
-      Config cfg = small(algo, env);
+      Config cfg = small(std::string(algo).substr(0, 4) == "ppo-" ? "ppo" : algo, env);
+      if (std::string(algo) == "ppo-reset") cfg.epoch_end = "reset";
       cfg.envs_per_rank = 2;
       if (std::string(algo) == "ppo") cfg.ppo_variant = "penalty";
-      if (std::string(algo) != "trpo") {  // state of the normalisers and annealing continues too
+      if (cfg.algo != "trpo") {  // state of the normalisers and annealing continues too
         cfg.normalize_obs = cfg.normalize_reward = cfg.anneal_lr = cfg.clip_vloss = true;
         cfg.max_grad_norm = 1.0;
         cfg.epochs = 4;
@@ -225,4 +227,49 @@ TEST_CASE("a state from another network shape is refused") {
   other.hid = {8};
   algo::Trainer b(other, world());
   CHECK_THROWS_AS(b.restore(a.state()), std::invalid_argument);
+}
+
+// Pendulum episodes always last 200 steps (time limit). With 150 steps per rank and epoch, an
+// episode crosses the epoch end on every rank: --epoch-end continue finishes it in the next
+// epoch (length 200, whatever the rank count); reset drops it, so no episode ever ends.
+TEST_CASE("episodes survive the epoch end with --epoch-end continue, not with reset") {
+  for (const char* mode : {"continue", "reset"}) {
+    CAPTURE(mode);
+    Config c = small("ppo", "Pendulum-v1");
+    c.steps_per_rank = 150;
+    c.epoch_end = mode;
+    algo::Trainer t(c, world());
+    const int n = world().size();
+    const auto r0 = t.run_epoch();
+    CHECK(r0.get("Episodes") == 0);
+    CHECK(r0.get("TotalEnvInteracts") == 150.0 * n);
+    const auto r1 = t.run_epoch();
+    CHECK(r1.get("TotalEnvInteracts") == 300.0 * n);
+    if (std::string(mode) == "continue") {
+      CHECK(r1.get("Episodes") == n);  // one per rank, 200 = 150 + 50 steps long
+      CHECK(r1.get("EpLen") == 200);
+      CHECK(std::isfinite(r1.get("AverageEpRet")));
+      if (world().is_root()) CHECK(r1.episode_length.size() == static_cast<std::size_t>(n));
+      const auto r2 = t.run_epoch();  // steps 300..449: the second episodes end at step 400
+      CHECK(r2.get("Episodes") == n);
+      CHECK(r2.get("EpLen") == 200);
+    } else {
+      CHECK(r1.get("Episodes") == 0);
+      CHECK(std::isnan(r1.get("EpLen")));
+    }
+  }
+}
+
+TEST_CASE("--steps-per-rank gives every rank the same slice whatever the rank count") {
+  Config c = small("vpg", "CartPole-v1");
+  c.steps_per_rank = 120;
+  c.envs_per_rank = 2;
+  const Config r = resolve_for_ranks(c, world().size());
+  CHECK(r.steps_per_epoch == 120 * world().size());
+  algo::Trainer t(c, world());
+  CHECK(t.run_epoch().get("TotalEnvInteracts") == 120.0 * world().size());
+  c.steps_per_rank = 121;  // not a multiple of the 2 envs per rank
+  CHECK_THROWS_AS(algo::Trainer(c, world()), UsageError);
+  c.steps_per_rank = 2000000000;  // x ranks overflows the batch size with 2+ ranks
+  if (world().size() > 1) CHECK_THROWS_AS(resolve_for_ranks(c, world().size()), UsageError);
 }

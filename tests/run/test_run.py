@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """End-to-end tests of `rlmpi` runs: run file, checkpoints, bit-exact resume, signals, locks, eval.
 
-usage: test_run.py RLMPI MPIEXEC CASE   (CASE: resume-1, resume-2, signal-1, signal-2, errors, eval)
+usage: test_run.py RLMPI MPIEXEC CASE   (CASE: resume-1, resume-2, signal-1, signal-2, errors, eval, stall)
 """
 import os
 import signal
@@ -61,6 +61,15 @@ def case_resume(np_, tmp):
         n = same_run(f"{straight}/run.h5", f"{split}/run.h5")
         assert n == 6, n
         print(f"{algo}: 6 epochs straight == 3 + resumed 3, bit for bit ({np_} rank(s))")
+    # Spinning Up's --epoch-end reset resumes bit for bit too (the default continue is above).
+    straight, split = f"{tmp}/reset-straight", f"{tmp}/reset-split"
+    run(np_, "--epoch-end", "reset", "--epochs", "4", "--out", straight, *SMALL)
+    run(np_, "--epoch-end", "reset", "--epochs", "2", "--out", split, *SMALL)
+    p = run(np_, "--epochs", "4", "--out", split, "--resume", "auto", *SMALL, expect=2)  # modes do not mix
+    assert "--epoch-end reset, this run has continue" in p.stderr, p.stderr
+    run(np_, "--epoch-end", "reset", "--epochs", "4", "--out", split, "--resume", "auto", *SMALL)
+    assert same_run(f"{straight}/run.h5", f"{split}/run.h5") == 4
+    print(f"--epoch-end reset: 4 epochs straight == 2 + resumed 2 ({np_} rank(s))")
     # Float networks with the observation normaliser: resume is bit-exact too, and the run file
     # holds the normaliser's final statistics (the checkpoint's, in the documented layout).
     straight, split = f"{tmp}/float-straight", f"{tmp}/float-split"
@@ -118,6 +127,98 @@ def case_signal(np_, tmp):
     run(np_, *args, "--out", cut, "--resume", "auto")
     assert same_run(f"{ref}/run.h5", f"{cut}/run.h5") == 8
     print(f"stopped by SIGUSR1 after {stopped_at} epochs, exit 3, resumed: identical to the straight run ({np_} rank(s))")
+
+
+def rank_pids(marker):
+    """{rank: pid} of the rlmpi ranks whose command line holds `marker` (not mpirun)."""
+    out = {}
+    for pid in subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split():
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                exe = f.read().split(b"\0")[0]
+        except OSError:
+            continue
+        if b"OMPI_COMM_WORLD_RANK" in env and exe.endswith(b"rlmpi"):
+            out[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(pid)
+    return out
+
+
+def case_stall(tmp):
+    """--stall-timeout: a SIGSTOPped rank (1, then 0) makes the job abort naming it, within the
+    timeout plus a few seconds, and the run file keeps every finished epoch."""
+    timeout = 3
+    for np_, victim in [(2, 1), (4, 0)]:
+        d = f"{tmp}/stall-{np_}-{victim}"
+        p = subprocess.Popen(cmd(np_, "--epochs", "1000", "--out", d, "--stall-timeout", str(timeout), *SMALL),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        pids = {}
+        try:
+            deadline = time.time() + 120
+            while time.time() < deadline and p.poll() is None:
+                try:
+                    with h5py.File(f"{d}/run.h5", "r") as f:
+                        if len(f["epochs/Epoch"]) >= 2:
+                            break
+                except (OSError, KeyError):
+                    pass
+                time.sleep(0.05)
+            pids = rank_pids(d)
+            assert len(pids) == np_ and p.poll() is None, (pids, p.poll(), p.stderr.read() if p.poll() else "")
+            os.kill(pids[victim], signal.SIGSTOP)
+            t0 = time.time()
+            out, err = p.communicate(timeout=60)
+            waited = time.time() - t0
+        finally:
+            for pid in pids.values():  # never leave a stopped rank behind
+                for sig in (signal.SIGKILL, signal.SIGCONT):
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        pass
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if p.returncode == 0 or "stall watchdog" not in err or f"rank {victim} (host" not in err:
+            sys.exit(f"FAIL: stopped rank {victim} of {np_}: exit {p.returncode} after {waited:.1f} s\n{err}")
+        assert waited < timeout + 10, waited
+        with h5py.File(f"{d}/run.h5", "r") as f:  # every finished epoch is still there
+            assert len(f["epochs/Epoch"]) >= 2
+        line = next(l for l in err.splitlines() if "stall watchdog" in l)
+        print(f"{np_} ranks, rank {victim} stopped: job ended after {waited:.1f} s, exit {p.returncode}: {line}")
+
+    # A hung file system: rank 0's next checkpoint write blocks for ever in open() on a FIFO put
+    # where the temporary file goes; rank 0 still answers, but rank 1 waits for it in MPI.
+    d = f"{tmp}/stall-fs"
+    p = subprocess.Popen(cmd(2, "--epochs", "1000", "--out", d, "--stall-timeout", str(timeout), *SMALL),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    fifo = f"{d}/checkpoint.h5.tmp"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and p.poll() is None:
+            if os.path.exists(f"{d}/checkpoint.h5"):
+                try:
+                    os.mkfifo(fifo)
+                    break
+                except FileExistsError:  # a write is under way: try again
+                    pass
+            time.sleep(0.01)
+        t0 = time.time()
+        out, err = p.communicate(timeout=60)
+        waited = time.time() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        subprocess.run(["pkill", "-KILL", "-f", d])
+        if os.path.exists(fifo):
+            os.unlink(fifo)
+    if p.returncode == 0 or "rank 0 (host" not in err or "has not reached the collective" not in err:
+        sys.exit(f"FAIL: hung checkpoint write on rank 0: exit {p.returncode} after {waited:.1f} s\n{err}")
+    assert waited < timeout + 10, waited
+    line = next(l for l in err.splitlines() if "stall watchdog" in l)
+    print(f"2 ranks, rank 0 hung in a file write: job ended after {waited:.1f} s, exit {p.returncode}: {line}")
 
 
 def case_errors(tmp):
@@ -182,6 +283,8 @@ with tempfile.TemporaryDirectory(prefix="rlmpi-run-test-", ignore_cleanup_errors
         case_errors(tmp)
     elif CASE == "eval":
         case_eval(tmp)
+    elif CASE == "stall":
+        case_stall(tmp)
     else:
         sys.exit(f"unknown case {CASE}")
 print("1 passed, 0 failed")

@@ -6,7 +6,9 @@
 // "bus bandwidth" 8 n / t (bytes of the vector per second; a ring allreduce moves about
 // 2 (p-1)/p of that per rank).
 //
-// Usage: mpiexec -n P bench_allreduce [--reps R] [--max N] [--csv FILE]
+// Usage: mpiexec -n P bench_allreduce [--reps R] [--max N] [--csv FILE] [--thread-multiple]
+// --thread-multiple initialises MPI as rlmpi does (MPI_THREAD_MULTIPLE, for its stall watchdog)
+// instead of plain MPI_Init, to measure what that level costs.
 // CSV columns: ranks,doubles,bytes,median_us,p10_us,p90_us,reps
 #include <mpi.h>
 
@@ -30,7 +32,11 @@ double quantile(std::vector<double> v, double q) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
+  bool multiple = false;
+  for (int i = 1; i < argc; ++i) multiple = multiple || !std::strcmp(argv[i], "--thread-multiple");
+  int provided = 0;
+  if (multiple) MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+  else MPI_Init(&argc, &argv);
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -44,8 +50,10 @@ int main(int argc, char** argv) {
       max_n = std::atol(argv[++i]);
     } else if (!std::strcmp(argv[i], "--csv") && i + 1 < argc) {
       csv = argv[++i];
+    } else if (!std::strcmp(argv[i], "--thread-multiple")) {
     } else {
-      if (rank == 0) std::fprintf(stderr, "usage: bench_allreduce [--reps R] [--max N] [--csv FILE]\n");
+      if (rank == 0)
+        std::fprintf(stderr, "usage: bench_allreduce [--reps R] [--max N] [--csv FILE] [--thread-multiple]\n");
       MPI_Finalize();
       return 2;
     }
@@ -66,8 +74,8 @@ int main(int argc, char** argv) {
     std::fprintf(out, "ranks,doubles,bytes,median_us,p10_us,p90_us,reps\n");
   }
   if (rank == 0) {
-    std::printf("bench_allreduce: %d ranks, MPI_Allreduce(MPI_IN_PLACE, double, MPI_SUM), per-call max over ranks\n",
-                size);
+    std::printf("bench_allreduce: %d ranks, MPI_Allreduce(MPI_IN_PLACE, double, MPI_SUM), per-call max over ranks, %s\n",
+                size, multiple ? "MPI_THREAD_MULTIPLE" : "MPI_Init");
     std::printf("%10s %12s %12s %12s %12s %12s %7s\n", "doubles", "bytes", "median us", "p10 us", "p90 us",
                 "MB/s (8n/t)", "reps");
   }

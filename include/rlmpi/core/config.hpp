@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "rlmpi/core/error.hpp"
+
 namespace rlmpi {
 
 enum class Command { Train, Envs, Eval, Help, Version };
@@ -19,7 +21,9 @@ struct Config {
   std::string env = "CartPole-v1";
   std::uint64_t seed = 0;
   int epochs = 50;
-  int steps_per_epoch = 4000;
+  int steps_per_epoch = 4000;  // summed over ranks (strong scaling); see resolve_for_ranks
+  int steps_per_rank = 0;      // > 0: steps per rank instead (weak scaling; the batch grows with the ranks)
+  std::string epoch_end = "continue";  // continue: episodes run on across epochs | reset: Spinning Up
   int max_ep_len = 1000;
   int envs_per_rank = 1;  // environments stepped in lockstep on each rank
 
@@ -68,6 +72,7 @@ struct Config {
   bool force = false;         // overwrite an existing run in --out
   int checkpoint_every = 1;   // epochs between checkpoints (and always after the last epoch)
   bool quiet = false;
+  double stall_timeout = 0;   // seconds before a rank that stopped answering aborts the job (0: off)
 
   std::string config_file;
 
@@ -79,5 +84,17 @@ struct Config {
   // Every option as (name, value) text in a stable order, for logs and the run file.
   std::vector<std::pair<std::string, std::string>> to_key_values() const;
 };
+
+// The configuration for `ranks` ranks: with --steps-per-rank N, steps_per_epoch becomes
+// N x ranks (the batch every statistic and checkpoint refers to).
+inline Config resolve_for_ranks(Config c, int ranks) {
+  if (c.steps_per_rank <= 0) return c;
+  const long long total = static_cast<long long>(c.steps_per_rank) * ranks;
+  if (total > 2147483647LL)
+    throw UsageError("invalid value '" + std::to_string(c.steps_per_rank) + "' for --steps-per-rank (allowed: " +
+                     "at most " + std::to_string(2147483647LL / ranks) + " with " + std::to_string(ranks) + " ranks)");
+  c.steps_per_epoch = static_cast<int>(total);
+  return c;
+}
 
 }  // namespace rlmpi

@@ -6,6 +6,9 @@
 #include <mpi.h>
 
 #include <Eigen/Core>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
@@ -23,10 +26,30 @@ struct SampleStats {
   long long count = 0;
 };
 
+// What a rank's main thread is doing, as the stall watchdog (watchdog.hpp) sees it: inside a
+// collective call since when, or not. Written by Comm around every collective, read by the
+// watchdog's thread.
+class Activity {
+ public:
+  static double now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  void enter() { since_.store(now(), std::memory_order_relaxed); }
+  void leave() { since_.store(-1.0, std::memory_order_relaxed); }
+  // Seconds inside the current collective at time t, or -1 outside.
+  double in_collective_for(double t) const {
+    const double s = since_.load(std::memory_order_relaxed);
+    return s < 0 ? -1.0 : t - s;
+  }
+
+ private:
+  std::atomic<double> since_{-1.0};
+};
+
 // A non-owning handle on a communicator.
 class Comm {
  public:
-  explicit Comm(MPI_Comm comm) : comm_(comm) {}
+  explicit Comm(MPI_Comm comm, Activity* activity = nullptr) : comm_(comm), activity_(activity) {}
   // A copy that adds the wall time of its collective calls to *seconds (the caller's counter,
   // which must outlive the copy): the communication share of an epoch.
   Comm timed(double* seconds) const {
@@ -39,6 +62,8 @@ class Comm {
   int size() const;
   bool is_root() const { return rank() == 0; }
   MPI_Comm native() const { return comm_; }
+  // The activity record this handle updates (nullptr: none), for the watchdog.
+  Activity* activity() const { return activity_; }
 
   void barrier() const;
 
@@ -79,11 +104,13 @@ class Comm {
 
  private:
   MPI_Comm comm_;
+  Activity* activity_ = nullptr;
   double* seconds_ = nullptr;
 };
 
 // Owns MPI_Init/MPI_Finalize. Errors on MPI_COMM_WORLD abort the whole job with MPI's
-// message (MPI_ERRORS_ARE_FATAL) instead of returning codes nobody checks.
+// message (MPI_ERRORS_ARE_FATAL) instead of returning codes nobody checks. Asks for
+// MPI_THREAD_MULTIPLE (the stall watchdog's thread calls MPI beside the main thread).
 class Session {
  public:
   Session(int& argc, char**& argv);
@@ -91,9 +118,13 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  Comm world() const { return Comm(MPI_COMM_WORLD); }
+  // MPI_COMM_WORLD, recording the main thread's collectives in this session's Activity.
+  Comm world() { return Comm(MPI_COMM_WORLD, &activity_); }
   // Ends the job on every rank with `code` (for failures one rank cannot share).
   [[noreturn]] static void abort(int code);
+
+ private:
+  Activity activity_;
 };
 
 }  // namespace rlmpi::mpi
