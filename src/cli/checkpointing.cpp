@@ -1,0 +1,117 @@
+#include "checkpointing.hpp"
+
+#include <cstdint>
+#include <cstring>
+#include <variant>
+
+#include "rlmpi/core/error.hpp"
+
+namespace rlmpi::cli {
+
+// What a checkpoint must agree on with the run that resumes it.
+std::vector<std::pair<std::string, std::string>> identity(const Config& cfg, const mpi::Comm& world) {
+  std::string hid;
+  for (int h : cfg.hid) {
+    if (!hid.empty()) hid += ',';
+    hid += std::to_string(h);
+  }
+  return {{"algo", cfg.algo},
+          {"env", cfg.env},
+          {"hid", hid},
+          {"activation", cfg.activation},
+          {"precision", cfg.precision},
+          {"ppo-variant", cfg.ppo_variant},
+          {"ranks", std::to_string(world.size())},
+          {"envs-per-rank", std::to_string(cfg.envs_per_rank)},
+          {"steps-per-epoch", std::to_string(cfg.steps_per_epoch)},
+          {"epoch-end", cfg.epoch_end},
+          {"seed", std::to_string(cfg.seed)}};
+}
+
+void save_checkpoint(const algo::Trainer& trainer, const std::string& path, const Config& cfg,
+                     const mpi::Comm& world) {
+  const algo::TrainerState st = trainer.state();
+  std::vector<std::string> blobs = world.gather_bytes(st.rank_blob);
+  if (!world.is_root()) return;
+  io::Checkpoint c;
+  for (const auto& [k, v] : identity(cfg, world)) c.meta.emplace_back("id." + k, v);
+  c.meta.emplace_back("epoch", static_cast<std::int64_t>(st.epoch));
+  c.meta.emplace_back("total_steps", static_cast<std::int64_t>(st.total_steps));
+  c.meta.emplace_back("elapsed_seconds", st.elapsed_seconds);
+  for (const auto& a : st.arrays) c.arrays.emplace_back(a.name, a.data);
+  c.rank_blobs = std::move(blobs);
+  io::write_checkpoint(path, c);
+}
+
+// Rank 0: reads and checks the checkpoint; returns it serialized for the broadcast.
+io::Checkpoint load_checkpoint(const std::string& path, const Config& cfg, const mpi::Comm& world) {
+  io::Checkpoint c = io::read_checkpoint(path);
+  for (const auto& [k, v] : identity(cfg, world)) {
+    std::string theirs;
+    try {
+      theirs = std::get<std::string>(c.attribute("id." + k));
+    } catch (const std::exception&) {
+      // Checkpoints from before --precision / --epoch-end existed were double / reset.
+      if (k != "precision" && k != "epoch-end")
+        throw UsageError("checkpoint '" + path + "' is corrupt or unreadable: no '" + k + "' recorded");
+      theirs = k == "precision" ? "double" : "reset";
+    }
+    if (theirs != v)
+      throw UsageError("cannot resume from '" + path + "': it was written with " + (k == "ranks" ? "" : "--") + k + " " +
+                       theirs + ", this run has " + v + " (allowed: the same " + k + " as the checkpoint)");
+  }
+  if (c.rank_blobs.size() != static_cast<std::size_t>(world.size()))
+    throw UsageError("checkpoint '" + path + "' is corrupt or unreadable: it holds " +
+                     std::to_string(c.rank_blobs.size()) + " rank states");
+  return c;
+}
+
+// Checkpoint -> this rank's TrainerState (collective: root broadcasts the shared part and
+// scatters the per-rank parts).
+algo::TrainerState distribute(const io::Checkpoint& c, const mpi::Comm& world) {
+  std::string shared;
+  if (world.is_root()) {
+    auto put = [&](const void* p, std::size_t n) { shared.append(static_cast<const char*>(p), n); };
+    const auto epoch = std::get<std::int64_t>(c.attribute("epoch"));
+    const auto steps = std::get<std::int64_t>(c.attribute("total_steps"));
+    const auto elapsed = std::get<double>(c.attribute("elapsed_seconds"));
+    put(&epoch, sizeof epoch);
+    put(&steps, sizeof steps);
+    put(&elapsed, sizeof elapsed);
+    for (const auto& [name, data] : c.arrays) {
+      const std::uint64_t nl = name.size(), nd = data.size();
+      put(&nl, sizeof nl);
+      put(name.data(), nl);
+      put(&nd, sizeof nd);
+      put(data.data(), nd * sizeof(double));
+    }
+  }
+  world.broadcast(shared);
+  algo::TrainerState st;
+  std::size_t pos = 0;
+  auto get = [&](void* p, std::size_t n) {
+    std::memcpy(p, shared.data() + pos, n);
+    pos += n;
+  };
+  std::int64_t epoch = 0, steps = 0;
+  get(&epoch, sizeof epoch);
+  get(&steps, sizeof steps);
+  get(&st.elapsed_seconds, sizeof st.elapsed_seconds);
+  st.epoch = epoch;
+  st.total_steps = steps;
+  while (pos < shared.size()) {
+    std::uint64_t nl = 0, nd = 0;
+    get(&nl, sizeof nl);
+    algo::NamedArray a;
+    a.name.assign(shared.data() + pos, nl);
+    pos += nl;
+    get(&nd, sizeof nd);
+    a.data.resize(nd);
+    get(a.data.data(), nd * sizeof(double));
+    st.arrays.push_back(std::move(a));
+  }
+  st.rank_blob = world.scatter_bytes(world.is_root() ? c.rank_blobs : std::vector<std::string>{});
+  return st;
+}
+
+}  // namespace rlmpi::cli

@@ -1,0 +1,30 @@
+#pragma once
+// Checkpoints of a training run: what a checkpoint must agree on with the run that resumes it,
+// writing one (collective), reading and checking one (rank 0) and handing every rank its state
+// (collective).
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rlmpi/algo/trainer.hpp"
+#include "rlmpi/cli/config.hpp"
+#include "rlmpi/io/checkpoint.hpp"
+#include "rlmpi/mpi/comm.hpp"
+
+namespace rlmpi::cli {
+
+// What a checkpoint must agree on with the run that resumes it (option name, value).
+std::vector<std::pair<std::string, std::string>> identity(const Config& cfg, const mpi::Comm& world);
+
+// Collective: gathers every rank's state; rank 0 writes the checkpoint at `path`.
+void save_checkpoint(const algo::Trainer& trainer, const std::string& path, const Config& cfg,
+                     const mpi::Comm& world);
+
+// Rank 0: reads the checkpoint and checks it against this run (throws UsageError).
+io::Checkpoint load_checkpoint(const std::string& path, const Config& cfg, const mpi::Comm& world);
+
+// Collective: rank 0's checkpoint -> this rank's TrainerState (rank 0 broadcasts the shared part
+// and scatters the per-rank parts).
+algo::TrainerState distribute(const io::Checkpoint& c, const mpi::Comm& world);
+
+}  // namespace rlmpi::cli

@@ -1,0 +1,134 @@
+// `rlmpi eval RUN`: run a saved policy for some episodes, split across ranks.
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <variant>
+
+#include "rlmpi/algo/normalizer.hpp"
+#include "rlmpi/cli/app.hpp"
+#include "rlmpi/core/error.hpp"
+#include "rlmpi/env/env.hpp"
+#include "rlmpi/io/checkpoint.hpp"
+#include "rlmpi/nn/policy.hpp"
+#include "run_dir.hpp"
+
+namespace rlmpi::cli {
+namespace fs = std::filesystem;
+namespace {
+
+std::vector<int> parse_hid(const std::string& hid) {
+  std::vector<int> out;
+  for (std::size_t pos = 0; pos <= hid.size();) {
+    const std::size_t comma = std::min(hid.find(',', pos), hid.size());
+    out.push_back(std::stoi(hid.substr(pos, comma - pos)));
+    pos = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_eval(const Config& cfg, const mpi::Comm& world) {
+  // The policy of a run directory, run file or checkpoint.
+  const fs::path p(cfg.eval_path);
+  std::error_code ec;
+  const std::string ckpt_path = fs::is_directory(p, ec)                 ? (p / kCheckpointName).string()
+                                : p.filename() == kRunFileName         ? (p.parent_path() / kCheckpointName).string()
+                                                                         : p.string();
+  io::Checkpoint ckpt;
+  Config run_cfg = cfg;
+  int code = 0;
+  std::string message;
+  if (world.is_root()) {
+    try {
+      ckpt = io::read_checkpoint(ckpt_path);
+      auto id = [&](const std::string& k) { return std::get<std::string>(ckpt.attribute("id." + k)); };
+      run_cfg.algo = id("algo");
+      run_cfg.env = id("env");
+      run_cfg.activation = id("activation");
+      run_cfg.hid = parse_hid(id("hid"));
+    } catch (const UsageError& e) {
+      code = kExitUsage;
+      message = e.what();
+    } catch (const std::exception& e) {
+      code = kExitUsage;
+      message = "checkpoint '" + ckpt_path + "' is corrupt or unreadable: " + e.what();
+    }
+  }
+  if (int agreed = agree_on_error(world, code, message); agreed != 0) return agreed;
+  std::string shared;
+  if (world.is_root()) {
+    std::string hid;
+    for (int h : run_cfg.hid) hid += (hid.empty() ? "" : ",") + std::to_string(h);
+    shared = run_cfg.env + "\n" + run_cfg.activation + "\n" + hid;
+    const auto& params = ckpt.array("pi_params");
+    shared += "\n";
+    shared.append(reinterpret_cast<const char*>(params.data()), params.size() * sizeof(double));
+  }
+  world.broadcast(shared);
+  // Observation statistics of a --normalize-obs run, frozen during evaluation.
+  std::string norm_bytes;
+  if (world.is_root()) {
+    for (const auto& [name, data] : ckpt.arrays)
+      if (name == "obs_norm") norm_bytes.assign(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(double));
+  }
+  world.broadcast(norm_bytes);
+  std::size_t a = shared.find('\n'), b = shared.find('\n', a + 1), c = shared.find('\n', b + 1);
+  run_cfg.env = shared.substr(0, a);
+  run_cfg.activation = shared.substr(a + 1, b - a - 1);
+  run_cfg.hid = parse_hid(shared.substr(b + 1, c - b - 1));
+  const std::size_t n_params = (shared.size() - c - 1) / sizeof(double);
+
+  std::unique_ptr<env::Env> e = env::make_env(run_cfg.env);
+  const bool discrete = e->action_space().is_discrete();
+  auto pi = nn::make_policy<Scalar>(discrete, e->obs_dim(), discrete ? e->action_space().n : e->act_dim(),
+                                    run_cfg.hid, nn::parse_activation(run_cfg.activation));
+  Vector params(static_cast<Index>(n_params));
+  std::memcpy(params.data(), shared.data() + c + 1, n_params * sizeof(double));
+  if (params.size() != pi->num_params())
+    throw std::runtime_error("checkpoint policy has " + std::to_string(params.size()) + " parameters, expected " +
+                             std::to_string(pi->num_params()));
+
+  // Episodes split across ranks: rank r runs episodes r, r + size, ...
+  Rng rng(Rng::rank_seed(cfg.seed, world.rank()) ^ 0x9E3779B97F4A7C15ULL);
+  Matrix obs(1, e->obs_dim()), raw(1, e->obs_dim()), act(1, e->act_dim());
+  algo::RunningNormalizer norm(norm_bytes.empty() ? 0 : e->obs_dim());
+  if (!norm_bytes.empty()) {
+    std::vector<double> st(norm_bytes.size() / sizeof(double));
+    std::memcpy(st.data(), norm_bytes.data(), norm_bytes.size());
+    norm.set_state(st);
+  }
+  auto observe = [&] {
+    if (norm_bytes.empty()) obs = raw;
+    else norm.normalize(raw.data(), obs.data());
+  };
+  std::vector<double> rets, lens;
+  for (int ep = world.rank(); ep < cfg.eval_episodes; ep += world.size()) {
+    e->reset(Rng::rank_seed(cfg.seed, 0) + static_cast<std::uint64_t>(ep) + 1000003,
+             std::span<double>(raw.data(), static_cast<std::size_t>(raw.size())));
+    double ret = 0, len = 0;
+    for (;;) {
+      observe();
+      pi->forward(params, obs);
+      if (cfg.deterministic) pi->mode(act);
+      else pi->sample(rng, act);
+      const env::StepResult r = e->step(std::span<const double>(act.data(), static_cast<std::size_t>(act.size())),
+                                        std::span<double>(raw.data(), static_cast<std::size_t>(raw.size())));
+      ret += r.reward;
+      len += 1;
+      if (r.terminated || r.truncated || len >= cfg.max_ep_len) break;
+    }
+    rets.push_back(ret);
+    lens.push_back(len);
+  }
+  const std::span<const double> both[2] = {rets, lens};
+  const auto st = world.stats(std::span<const std::span<const double>>(both, 2));
+  if (world.is_root())
+    std::printf("%s on %s, %lld episodes (%s): return mean %.6g std %.6g min %.6g max %.6g; length mean %.6g std %.6g "
+                "min %.6g max %.6g\n",
+                ckpt_path.c_str(), run_cfg.env.c_str(), st[0].count, cfg.deterministic ? "deterministic" : "stochastic",
+                st[0].mean, st[0].std, st[0].min, st[0].max, st[1].mean, st[1].std, st[1].min, st[1].max);
+  return kExitOk;
+}
+
+}  // namespace rlmpi::cli

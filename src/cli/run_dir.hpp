@@ -1,0 +1,24 @@
+#pragma once
+// The run directory (rank 0 only): where a run lives, whether it continues a checkpoint, and the
+// lock that makes rank 0 its only writer.
+#include <string>
+
+#include "rlmpi/cli/config.hpp"
+#include "rlmpi/cli/run_lock.hpp"
+
+namespace rlmpi::cli {
+
+inline constexpr const char* kRunFileName = "run.h5";
+inline constexpr const char* kCheckpointName = "checkpoint.h5";
+
+struct RunPlan {
+  std::string dir, run_file, checkpoint;
+  bool resume = false;
+};
+
+// Where the run lives and whether it continues a checkpoint, decided under the directory lock
+// (taken before anything in the directory is read or removed). An existing run is never
+// overwritten unless --force. Throws UsageError.
+RunPlan plan_run_locked(const Config& cfg, RunLock& lock);
+
+}  // namespace rlmpi::cli
