@@ -12,6 +12,8 @@ rlmpi_require(MPI "libopenmpi-dev openmpi-bin" COMPONENTS CXX)
 rlmpi_require(Eigen3 "libeigen3-dev" 3.4 NO_MODULE)
 rlmpi_require(HDF5 "libhdf5-dev" COMPONENTS C)
 rlmpi_require(Boost "libboost-program-options-dev" COMPONENTS program_options)
+# zlib's crc32 checksums checkpoint attributes (src/io/checkpoint.cpp).
+rlmpi_require(ZLIB "zlib1g-dev")
 if(NOT TARGET hdf5::hdf5)
   message(FATAL_ERROR "rlmpi: FindHDF5 did not provide the imported target hdf5::hdf5 (need CMake >= 3.19)")
 endif()

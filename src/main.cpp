@@ -6,20 +6,42 @@
 #include "rlmpi/cli/app.hpp"
 #include "rlmpi/cli/config.hpp"
 #include "rlmpi/core/error.hpp"
+#include "rlmpi/core/signals.hpp"
 #include "rlmpi/mpi/comm.hpp"
 #include "rlmpi/version.hpp"
 
 using rlmpi::cli::agree_on_error;
 
 int main(int argc, char** argv) {
+  // Before MPI starts and until after it ends: SIGTERM, SIGINT and SIGUSR1 only set the flag the
+  // training polls, from the first moment (a preemption at start-up is not lost) to the last (a
+  // second signal during shutdown does not kill a rank that is already stopping).
+  const rlmpi::StopSignals signals;
   rlmpi::mpi::Session session(argc, argv);
   const rlmpi::mpi::Comm world = session.world();
 
+  // A --config file is read once, by rank 0, and every rank parses those bytes: ranks never
+  // disagree about a file that is being edited, node-local or a stream. argv is the same on
+  // every rank, so every rank reaches this collective or none does.
+  const rlmpi::cli::ConfigReader read_on_root = [&world](const std::string& path) {
+    std::string text, error;
+    if (world.is_root()) {
+      try {
+        text = rlmpi::cli::read_config_file(path);
+      } catch (const rlmpi::UsageError& e) {
+        error = e.what();
+      }
+    }
+    world.broadcast(error);
+    if (!error.empty()) throw rlmpi::UsageError(error);
+    world.broadcast(text);
+    return text;
+  };
   rlmpi::cli::Config cfg;
   int code = 0;
   std::string message;
   try {
-    cfg = rlmpi::cli::parse_command_line(argc, argv);
+    cfg = rlmpi::cli::parse_command_line(argc, argv, read_on_root);
   } catch (const rlmpi::UsageError& e) {
     code = rlmpi::kExitUsage;
     message = e.what();
@@ -44,7 +66,7 @@ int main(int argc, char** argv) {
     switch (cfg.command) {
       case Command::Envs: return rlmpi::cli::run_envs(cfg, world);
       case Command::Eval: return rlmpi::cli::run_eval(cfg, world);
-      default: return rlmpi::cli::run_train(cfg, world);
+      default: return rlmpi::cli::run_train(cfg, world, signals);
     }
   } catch (const rlmpi::UsageError& e) {
     return agree_on_error(world, rlmpi::kExitUsage, e.what());

@@ -11,6 +11,7 @@ pkgs=(
   libopenmpi-dev openmpi-bin
   libeigen3-dev
   libhdf5-dev hdf5-tools
+  zlib1g-dev
   libboost-program-options-dev
   doctest-dev
   libmujoco-dev libgl-dev libqhull-dev

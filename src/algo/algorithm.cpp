@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "rlmpi/core/error.hpp"
+#include "rlmpi/core/safe_resize.hpp"
 
 namespace rlmpi::algo {
 
@@ -54,7 +55,7 @@ double clipped_value_grad(nn::Mlp<T>& mlp, const VectorX<T>& params, const Rollo
                           VectorX<T>& grad, MatrixX<T>& dy) {
   const Index n = b.size();
   const auto v = mlp.forward(params.data(), b.obs);
-  dy.resize(n, 1);
+  safe_resize(dy, n, 1);
   double loss = 0;
   for (Index i = 0; i < n; ++i) {
     const double diff = v(i, 0) - b.val[i];

@@ -19,6 +19,7 @@
 
 #include "rlmpi/algo/algorithm.hpp"
 #include "rlmpi/algo/objectives.hpp"
+#include "rlmpi/core/safe_resize.hpp"
 
 namespace rlmpi::algo {
 namespace {
@@ -64,8 +65,8 @@ class Ppo final : public Algorithm<T> {
     const mpi::Comm& comm = ctx.comm;
     auto& pi = *ac.pi;
     UpdateStats s;
-    grad_.resize(ac.pi_params.size());
-    kl_grad_.resize(ac.pi_params.size());
+    safe_resize(grad_, ac.pi_params.size());  // safe_resize: no double free after a bad_alloc
+    safe_resize(kl_grad_, ac.pi_params.size());
 
     pi.forward(ac.pi_params, b.obs);
     {
@@ -123,14 +124,14 @@ class Ppo final : public Algorithm<T> {
   Eval evaluate(nn::Policy<T>& pi, const ActT& act, const AdvT& adv, const LogpT& logp_old,
                 const DistT& dist_old) {
     const Index n = act.rows();
-    logp_.resize(n);
-    w_.resize(n);
+    safe_resize(logp_, n);
+    safe_resize(w_, n);
     pi.logp(act, logp_);
     const SurrogateEval se = penalty_ ? ratio_surrogate(logp_, logp_old, adv, w_)
                                       : ppo_clip_surrogate(logp_, logp_old, adv, cfg_.clip_ratio, w_);
     Eval e{se.loss, se.approx_kl, 0.0, se.clip_frac};
     if (penalty_) {
-      kl_.resize(n);
+      safe_resize(kl_, n);
       pi.kl(dist_old, kl_);
       e.exact_kl = kl_.mean();
       e.loss += beta_ * e.exact_kl;
@@ -175,6 +176,12 @@ class Ppo final : public Algorithm<T> {
       for (Index start = 0; start < n; start += m) {
         const Index len = std::min(m, n - start);
         const std::vector<Index> rows(idx.begin() + start, idx.begin() + start + len);
+        // Sized first: the assignments would resize with Eigen's unsafe resize (safe_resize.hpp).
+        safe_resize(mb_obs_, len, b.obs.cols());
+        safe_resize(mb_act_, len, b.act.cols());
+        safe_resize(mb_dist_, len, b.dist.cols());
+        safe_resize(mb_adv_, len);
+        safe_resize(mb_logp_, len);
         mb_obs_ = b.obs(rows, Eigen::all);
         mb_act_ = b.act(rows, Eigen::all);
         mb_dist_ = b.dist(rows, Eigen::all);

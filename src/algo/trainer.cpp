@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "rlmpi/algo/normalizer.hpp"
+#include "rlmpi/algo/sizing.hpp"
 #include "rlmpi/core/error.hpp"
 
 namespace rlmpi::algo {
@@ -38,6 +39,7 @@ std::vector<std::unique_ptr<env::Env>> make_envs(const Config& cfg, const mpi::C
   (void)nn::parse_activation(cfg.activation);
   if (cfg.algo != "vpg" && cfg.algo != "trpo" && cfg.algo != "ppo")
     throw UsageError("invalid value '" + cfg.algo + "' for --algo (allowed: vpg, trpo, ppo)");
+  check_memory_fit(cfg, comm, *envs.front());  // last: collective over comm, same verdict everywhere
   return envs;
 }
 
@@ -113,6 +115,7 @@ class Trainer::Impl {
  public:
   virtual ~Impl() = default;
   virtual EpochResult run_epoch() = 0;
+  virtual void set_stop_check(std::function<bool()> stop) = 0;
   virtual int epoch() const = 0;
   virtual long long total_env_steps() const = 0;
   virtual Index local_steps() const = 0;
@@ -137,6 +140,10 @@ class TrainerImpl final : public Trainer::Impl {
   TrainerImpl(const Config& cfg, const mpi::Comm& comm, std::vector<std::unique_ptr<env::Env>> envs);
 
   EpochResult run_epoch() override;
+  void set_stop_check(std::function<bool()> stop) override {
+    stop_check_ = std::move(stop);
+    comm_ = comm_.with_stop_check(&stop_check_);
+  }
   int epoch() const override { return epoch_; }
   long long total_env_steps() const override { return total_steps_; }
   Index local_steps() const override { return local_steps_; }
@@ -163,7 +170,9 @@ class TrainerImpl final : public Trainer::Impl {
   }
 
  private:
-  void collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, std::vector<double>& vvals);
+  // Returns false when the stop check fired (the rollout is incomplete).
+  bool collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, std::vector<double>& vvals);
+  std::string first_non_finite(const EpochResult& r) const;
   // Raw observation in raw_.row(e) -> what the nets see in `dst` (and the normaliser's sample).
   void prepare_obs(int e, double* dst);
 
@@ -196,6 +205,7 @@ class TrainerImpl final : public Trainer::Impl {
   std::vector<double> info_sum_;
   double diverged_ = 0;
   std::vector<double> adv_scratch_;  // float advantages widened for the statistics
+  std::function<bool()> stop_check_;
 };
 
 template <class T>
@@ -359,7 +369,7 @@ void TrainerImpl<T>::restore(const TrainerState& st) {
 }
 
 template <class T>
-void TrainerImpl<T>::collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, std::vector<double>& vvals) {
+bool TrainerImpl<T>::collect(std::vector<double>& ep_ret, std::vector<double>& ep_len, std::vector<double>& vvals) {
   buf_.clear();
   auto& pi = *ac_.pi;
   auto& vf = *ac_.v;
@@ -370,6 +380,7 @@ void TrainerImpl<T>::collect(std::vector<double>& ep_ret, std::vector<double>& e
   std::vector<char> done(static_cast<std::size_t>(n)), terminated(static_cast<std::size_t>(n)),
       episode_over(static_cast<std::size_t>(n));
   for (Index t = 0; t < local_steps_; ++t) {
+    if (stop_check_ && stop_check_()) return false;
     pi.forward(ac_.pi_params, obs_);
     pi.sample(rng_, act_);
     pi.logp(act_, logp_);
@@ -428,6 +439,25 @@ void TrainerImpl<T>::collect(std::vector<double>& ep_ret, std::vector<double>& e
     obs_ = obs_d_.cast<T>();
   }
   vvals.assign(buf_.val.data(), buf_.val.data() + buf_.val.size());
+  return true;
+}
+
+// Divergence: parameters, losses and statistics must stay finite. Returns the first that is not.
+// Episode statistics are NaN by design in an epoch where no episode finished.
+template <class T>
+std::string TrainerImpl<T>::first_non_finite(const EpochResult& r) const {
+  if (!ac_.pi_params.allFinite()) return "pi_params";
+  if (!ac_.v_params.allFinite()) return "v_params";
+  const bool no_episodes = r.get("Episodes") == 0;
+  for (const auto& [name, v] : r.stats) {
+    const bool episode_stat = name.find("EpRet") != std::string::npos || name == "EpLen";
+    const bool env_info = name.starts_with("info.");  // the environment's own diagnostics
+    if (!std::isfinite(v) && !(no_episodes && episode_stat) && !env_info) return name;
+  }
+  for (const auto& a : normalizer_stats())
+    for (double x : a.data)
+      if (!std::isfinite(x)) return "normalizer." + a.name;
+  return {};
 }
 
 template <class T>
@@ -437,7 +467,14 @@ EpochResult TrainerImpl<T>::run_epoch() {
   std::vector<double> ep_ret, ep_len, vvals;
   std::fill(info_sum_.begin(), info_sum_.end(), 0.0);
   diverged_ = 0;
-  collect(ep_ret, ep_len, vvals);
+  const bool complete = collect(ep_ret, ep_len, vvals);
+  // Every rank learns whether any rank was asked to stop (a signal reaches ranks at slightly
+  // different steps); then all abandon the epoch together.
+  if (comm_.allreduce_max(complete ? 0.0 : 1.0) > 0) {
+    EpochResult stopped;
+    stopped.stopped = true;
+    return stopped;
+  }
   // Statistics of this epoch's samples join the running ones (frozen during the epoch).
   if (cfg_.normalize_obs) obs_norm_.merge(comm_);
   if (cfg_.normalize_reward) ret_norm_.merge(comm_);
@@ -456,7 +493,14 @@ EpochResult TrainerImpl<T>::run_epoch() {
   buf_.normalize_advantages(static_cast<T>(adv.mean), static_cast<T>(adv.std));
   UpdateContext ctx{comm_, rng_};
   const double flops0 = ac_.pi->mlp().gemm_flops() + ac_.v->mlp().gemm_flops();
-  const UpdateStats u = algo_->update(ac_, buf_, ctx);
+  UpdateStats u;
+  try {
+    u = algo_->update(ac_, buf_, ctx);
+  } catch (const mpi::StopRequested&) {  // thrown on every rank at the same average()
+    EpochResult stopped;
+    stopped.stopped = true;
+    return stopped;
+  }
   const double t2 = now_seconds();
   const double update_flops = ac_.pi->mlp().gemm_flops() + ac_.v->mlp().gemm_flops() - flops0;
   const double comm_update = comm_seconds_ - comm_rollout;
@@ -512,6 +556,7 @@ EpochResult TrainerImpl<T>::run_epoch() {
   r.episode_return = comm_.gather(ep_ret);
   r.episode_length = comm_.gather(ep_len);
   r.episode_rank = comm_.gather(ranks);
+  r.non_finite = first_non_finite(r);
   ++epoch_;
   return r;
 }
@@ -530,6 +575,7 @@ Trainer::Trainer(Trainer&&) noexcept = default;
 Trainer& Trainer::operator=(Trainer&&) noexcept = default;
 
 EpochResult Trainer::run_epoch() { return impl_->run_epoch(); }
+void Trainer::set_stop_check(std::function<bool()> stop) { impl_->set_stop_check(std::move(stop)); }
 int Trainer::epoch() const { return impl_->epoch(); }
 long long Trainer::total_env_steps() const { return impl_->total_env_steps(); }
 Index Trainer::local_steps() const { return impl_->local_steps(); }

@@ -10,6 +10,7 @@
 
 #include "rlmpi/algo/algorithm.hpp"
 #include "rlmpi/algo/objectives.hpp"
+#include "rlmpi/core/safe_resize.hpp"
 #include "rlmpi/nn/cg.hpp"
 
 namespace rlmpi::algo {
@@ -39,10 +40,10 @@ class Trpo final : public Algorithm<T> {
     const Index n = b.size();
     const Index np = ac.pi_params.size();
     UpdateStats s;
-    logp_.resize(n);
-    kl_.resize(n);
-    w_.resize(n);
-    g_.resize(np);
+    safe_resize(logp_, n);  // safe_resize: no double free after a bad_alloc
+    safe_resize(kl_, n);
+    safe_resize(w_, n);
+    safe_resize(g_, np);
 
     pi.forward(ac.pi_params, b.obs);
     {
@@ -58,7 +59,7 @@ class Trpo final : public Algorithm<T> {
     // Each Fisher-vector product is one allreduce (at the cached forward of theta_old).
     const T damping = static_cast<T>(cfg_.damping);
     auto fvp = [&](const Vec& v, Vec& out) {
-      out.resize(v.size());
+      safe_resize(out, v.size());
       pi.fvp(v, damping, out);
       comm.average(Eigen::Ref<Vec>(out));
     };

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "rlmpi/algo/algorithm.hpp"
+#include "rlmpi/core/safe_resize.hpp"
 
 namespace rlmpi::algo {
 namespace {
@@ -41,9 +42,9 @@ class Vpg final : public Algorithm<T> {
     const mpi::Comm& comm = ctx.comm;
     auto& pi = *ac.pi;
     const Index n = b.size();
-    logp_.resize(n);
-    ent_.resize(n);
-    grad_.resize(ac.pi_params.size());
+    safe_resize(logp_, n);  // safe_resize: no double free after a bad_alloc
+    safe_resize(ent_, n);
+    safe_resize(grad_, ac.pi_params.size());
 
     pi.forward(ac.pi_params, b.obs);
     pi.entropy(ent_);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 #include <variant>
 
 #include "rlmpi/core/error.hpp"
@@ -45,24 +46,41 @@ void save_checkpoint(const algo::Trainer& trainer, const std::string& path, cons
 
 // Rank 0: reads and checks the checkpoint; returns it serialized for the broadcast.
 io::Checkpoint load_checkpoint(const std::string& path, const Config& cfg, const mpi::Comm& world) {
+  // Checksums, types and ranges of everything present are checked by read_checkpoint; here: what
+  // a resume needs is present.
   io::Checkpoint c = io::read_checkpoint(path);
+  auto corrupt = [&](const std::string& reason) { return UsageError(io::corrupt_checkpoint_message(path, reason)); };
+  auto find = [&](const std::string& name) -> const io::AttrValue* {
+    for (const auto& [k, v] : c.meta)
+      if (k == name) return &v;
+    return nullptr;
+  };
   for (const auto& [k, v] : identity(cfg, world)) {
     std::string theirs;
-    try {
-      theirs = std::get<std::string>(c.attribute("id." + k));
-    } catch (const std::exception&) {
+    const io::AttrValue* a = find("id." + k);
+    if (!a) {
       // Checkpoints from before --precision / --epoch-end existed were double / reset.
-      if (k != "precision" && k != "epoch-end")
-        throw UsageError("checkpoint '" + path + "' is corrupt or unreadable: no '" + k + "' recorded");
+      if (k != "precision" && k != "epoch-end") throw corrupt("attribute 'id." + k + "' is missing");
       theirs = k == "precision" ? "double" : "reset";
+    } else if (const auto* s = std::get_if<std::string>(a)) {
+      theirs = *s;
+    } else {
+      throw corrupt("attribute 'id." + k + "' is not a string");
     }
     if (theirs != v)
       throw UsageError("cannot resume from '" + path + "': it was written with " + (k == "ranks" ? "" : "--") + k + " " +
                        theirs + ", this run has " + v + " (allowed: the same " + k + " as the checkpoint)");
   }
+  // distribute() takes these as they are.
+  for (const char* name : {"epoch", "total_steps", "elapsed_seconds"}) {
+    const io::AttrValue* a = find(name);
+    if (!a) throw corrupt("attribute '" + std::string(name) + "' is missing");
+    const bool is_real = std::string_view(name) == "elapsed_seconds";
+    if (is_real ? !std::holds_alternative<double>(*a) : !std::holds_alternative<std::int64_t>(*a))
+      throw corrupt("attribute '" + std::string(name) + "' is not " + (is_real ? "a floating-point number" : "an integer"));
+  }
   if (c.rank_blobs.size() != static_cast<std::size_t>(world.size()))
-    throw UsageError("checkpoint '" + path + "' is corrupt or unreadable: it holds " +
-                     std::to_string(c.rank_blobs.size()) + " rank states");
+    throw corrupt("it holds " + std::to_string(c.rank_blobs.size()) + " rank states");
   return c;
 }
 
@@ -72,6 +90,7 @@ algo::TrainerState distribute(const io::Checkpoint& c, const mpi::Comm& world) {
   std::string shared;
   if (world.is_root()) {
     auto put = [&](const void* p, std::size_t n) { shared.append(static_cast<const char*>(p), n); };
+    // Present with these types: checked by load_checkpoint.
     const auto epoch = std::get<std::int64_t>(c.attribute("epoch"));
     const auto steps = std::get<std::int64_t>(c.attribute("total_steps"));
     const auto elapsed = std::get<double>(c.attribute("elapsed_seconds"));

@@ -1,11 +1,18 @@
 #include "rlmpi/cli/config.hpp"
 
+#include <sys/stat.h>
+
 #include <boost/program_options.hpp>
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <charconv>
 #include <cmath>
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "rlmpi/core/error.hpp"
@@ -15,8 +22,24 @@ namespace po = boost::program_options;
 
 namespace {
 
+// A value as quoted in a message: long ones are cut (a 10 MB value is not echoed whole).
+std::string quoted(const std::string& value) {
+  constexpr std::size_t kMax = 80;
+  if (value.size() <= kMax) return "'" + value + "'";
+  return "'" + value.substr(0, kMax) + "...' (" + std::to_string(value.size()) + " characters)";
+}
+
 [[noreturn]] void bad(const std::string& opt, const std::string& value, const std::string& allowed) {
-  throw UsageError("invalid value '" + value + "' for --" + opt + " (allowed: " + allowed + ")");
+  throw UsageError("invalid value " + quoted(value) + " for --" + opt + " (allowed: " + allowed + ")");
+}
+
+// An on/off value in a --config file.
+bool parse_switch(const std::string& opt, const std::string& v) {
+  std::string low;
+  for (char ch : v) low += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (low == "true" || low == "1" || low == "yes" || low == "on") return true;
+  if (low == "false" || low == "0" || low == "no" || low == "off") return false;
+  bad(opt, v, "true, false, 1, 0, yes, no, on, off");
 }
 
 long long parse_integer(const std::string& opt, const std::string& s, long long lo, long long hi,
@@ -127,6 +150,8 @@ const std::vector<SwitchSpec>& switch_table() {
       {"anneal-lr", "decay the learning rates linearly to 0 over the epochs", &Config::anneal_lr},
       {"clip-vloss", "clipped value loss around the rollout values (uses --clip-ratio)", &Config::clip_vloss},
       {"force", "overwrite an existing run in --out", &Config::force},
+      {"allow-change", "on resume, accept changed options that alter the learning problem (recorded in /changes)",
+       &Config::allow_change},
   };
   return table;
 }
@@ -156,8 +181,9 @@ const std::vector<OptionSpec>& option_table() {
        [](Config& c, const std::string& v) { c.steps_per_epoch = parse_positive_int("steps-per-epoch", v); },
        [](const Config& c) { return std::to_string(c.steps_per_epoch); }},
       {"Training", "steps-per-rank",
-       "environment steps per epoch on each rank (weak scaling: the batch is N x ranks); instead of --steps-per-epoch",
-       [](Config& c, const std::string& v) { c.steps_per_rank = parse_positive_int("steps-per-rank", v); },
+       "environment steps per epoch on each rank (weak scaling: the batch is N x ranks); instead of "
+       "--steps-per-epoch (0: off)",
+       [](Config& c, const std::string& v) { c.steps_per_rank = parse_nonnegative_int("steps-per-rank", v); },
        [](const Config& c) { return std::to_string(c.steps_per_rank); }},
       {"Training", "epoch-end",
        "an episode running at the epoch end: continue (bootstrapped, then goes on in the next epoch) or reset (Spinning Up)",
@@ -280,11 +306,36 @@ const std::vector<OptionSpec>& option_table() {
 
 std::string option_default(const OptionSpec& o) { return o.show(Config{}); }
 
-po::options_description described_options(bool with_defaults) {
+// Options that act once, on the command line only: in a --config file they would fire at every
+// start of the run (`force = 0` deleted a run).
+constexpr const char* kCommandLineOnly[] = {"force", "resume", "help", "version", "config", "allow-change"};
+
+bool command_line_only(const std::string& name) {
+  for (const char* n : kCommandLineOnly)
+    if (name == n) return true;
+  return false;
+}
+
+// Options of `rlmpi eval` (besides the run): every other option belongs to training.
+constexpr const char* kEvalOptions[] = {"episodes", "deterministic", "seed", "max-ep-len", "config", "quiet"};
+// Options that only eval uses.
+constexpr const char* kEvalOnly[] = {"episodes", "deterministic"};
+
+template <std::size_t N>
+bool listed(const char* const (&list)[N], const std::string& name) {
+  for (const char* n : list)
+    if (name == n) return true;
+  return false;
+}
+
+// On the command line, switches take no value; in a --config file (for_ini) they take an on/off
+// value, and the one-shot actions are not accepted.
+po::options_description described_options(bool with_defaults, bool for_ini = false) {
   po::options_description all("Options");
   std::string group;
   std::vector<po::options_description> groups;
   for (const auto& o : option_table()) {
+    if (for_ini && command_line_only(o.name)) continue;
     if (groups.empty() || group != o.group) {
       groups.emplace_back(o.group);
       group = o.group;
@@ -294,21 +345,109 @@ po::options_description described_options(bool with_defaults) {
     groups.back().add_options()(o.name, po::value<std::string>()->value_name("V"), help.c_str());
   }
   po::options_description general("General");
-  general.add_options()("help,h", "print this help and exit")("version", "print the version and exit")(
-      "config", po::value<std::string>()->value_name("FILE"),
-      "read options from an INI file (key = value, same names); the command line wins")(
-      "quiet", "do not print the per-epoch table")(
-      "episodes", po::value<std::string>()->value_name("N"), "eval: number of episodes [10]")(
-      "deterministic", "eval: act with the distribution's mode");
+  if (!for_ini)
+    general.add_options()("help,h", "print this help and exit")("version", "print the version and exit")(
+        "config", po::value<std::string>()->value_name("FILE"),
+        "read options from an INI file (key = value, same names; switches as key = true/false); the command "
+        "line wins. force, resume, help, version and config are command-line only");
   po::options_description switches("Switches");
-  for (const auto& sw : switch_table()) switches.add_options()(sw.name, sw.help);
+  auto add_switch = [&](po::options_description& d, const char* name, const char* help) {
+    if (for_ini) d.add_options()(name, po::value<std::string>(), help);
+    else d.add_options()(name, help);
+  };
+  add_switch(general, "quiet", "do not print the per-epoch table");
+  general.add_options()("episodes", po::value<std::string>()->value_name("N"), "eval: number of episodes [10]");
+  add_switch(general, "deterministic", "eval: act with the distribution's mode");
+  for (const auto& sw : switch_table())
+    if (!(for_ini && command_line_only(sw.name))) add_switch(switches, sw.name, sw.help);
   all.add(general);
   all.add(switches);
   for (auto& g : groups) all.add(g);
   return all;
 }
 
+// The --config file's text (UTF-8 BOM dropped) parsed with `ini_desc`, which must outlive the
+// result (parsed_options points at it).
+po::parsed_options parse_ini(const std::string& path, std::string text, const po::options_description& ini_desc) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.erase(0, 3);
+  std::istringstream in(text);
+  try {
+    return po::parse_config_file(in, ini_desc, /*allow_unregistered=*/false);
+  } catch (const po::unknown_option& e) {
+    const std::string name = e.get_option_name();
+    if (command_line_only(name))
+      throw UsageError("option '" + name + "' in --config file " + quoted(path) +
+                       " is command-line only (allowed in a file: every option of rlmpi --help but force, resume, "
+                       "allow-change, help, version, config)");
+    throw UsageError("unknown option " + quoted(name) + " in --config file " + quoted(path) +
+                     " (see rlmpi --help for the allowed options)");
+  } catch (const po::error& e) {
+    throw UsageError("cannot parse --config file " + quoted(path) + ": " + e.what() +
+                     " (allowed: lines 'name = value' with the long option names)");
+  }
+}
+
 }  // namespace
+
+Config merge_with_run(const Config& cfg, const std::vector<std::pair<std::string, std::string>>& stored,
+                      std::vector<OptionChange>& changes) {
+  // How the run is driven, not what it learns: free to change on resume, not recorded.
+  constexpr const char* kOperational[] = {"epochs", "out", "resume", "checkpoint-every", "stall-timeout", "quiet"};
+  // Part of the checkpoint's identity: a resume cannot change them at all.
+  constexpr const char* kIdentity[] = {"algo",          "env",        "hid",           "activation",
+                                       "precision",     "ppo-variant", "envs-per-rank", "steps-per-epoch",
+                                       "steps-per-rank", "epoch-end", "seed"};
+  // Options a run file may lack (older rlmpi): what those runs did.
+  const std::pair<const char*, const char*> kOldDefaults[] = {{"epoch-end", "reset"}, {"precision", "double"},
+                                                              {"steps-per-rank", "0"}};
+  auto stored_value = [&](const std::string& name) -> std::optional<std::string> {
+    for (const auto& [k, v] : stored)
+      if (k == name) return v;
+    for (const auto& [k, v] : kOldDefaults)
+      if (name == k) return std::string(v);
+    return std::nullopt;
+  };
+  const auto given = [&](const std::string& name) {
+    return std::find(cfg.given.begin(), cfg.given.end(), name) != cfg.given.end();
+  };
+  Config out = cfg;
+  auto merge = [&](const std::string& name, auto apply, auto show) {
+    if (listed(kOperational, name)) return;
+    const auto old_text = stored_value(name);
+    if (!old_text) return;  // an option newer than the run: keep this run's value
+    Config old = cfg;
+    try {
+      apply(old, *old_text);
+    } catch (const UsageError&) {
+      throw UsageError("cannot resume: the run file stores an invalid value " + quoted(*old_text) + " for --" + name);
+    }
+    if (!given(name)) {
+      apply(out, *old_text);
+      return;
+    }
+    const std::string was = show(old), now = show(cfg);
+    if (was == now) return;
+    if (listed(kIdentity, name))
+      throw UsageError("cannot resume with --" + name + " " + quoted(now) + ": the run was made with " + quoted(was) +
+                       " (allowed: the run's own value; start a new run for another)");
+    if (!cfg.allow_change)
+      throw UsageError("--" + name + " " + quoted(now) + " differs from the run's " + quoted(was) +
+                       " (allowed: leave it out to keep the run's value, or add --allow-change to continue with the "
+                       "new value, recorded in the run file's /changes)");
+    changes.push_back({name, was, now});
+  };
+  for (const auto& o : option_table()) merge(o.name, o.apply, o.show);
+  for (const auto& sw : switch_table()) {
+    if (command_line_only(sw.name)) continue;
+    const auto member = sw.member;
+    merge(
+        sw.name, [&](Config& c, const std::string& v) { c.*member = parse_switch(sw.name, v); },
+        [&](const Config& c) { return std::string(c.*member ? "1" : "0"); });
+  }
+  // --steps-per-epoch given alone replaces the run's per-rank batch and vice versa.
+  if (given("steps-per-epoch") && !given("steps-per-rank")) out.steps_per_rank = 0;
+  return out;
+}
 
 std::string help_text() {
   std::ostringstream os;
@@ -322,7 +461,26 @@ std::string help_text() {
   return os.str();
 }
 
-Config parse_command_line(int argc, const char* const* argv) {
+std::string read_config_file(const std::string& path) {
+  constexpr std::size_t kMaxBytes = 1 << 20;
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0)
+    throw UsageError("cannot read --config file " + quoted(path) + ": " + std::strerror(errno) +
+                     " (allowed: a readable INI file)");
+  // Not a FIFO, a device or a directory: they block, never end or differ between readers.
+  if (!S_ISREG(st.st_mode))
+    throw UsageError("cannot read --config file " + quoted(path) + ": not a regular file (allowed: a readable INI file)");
+  if (static_cast<std::size_t>(st.st_size) > kMaxBytes)
+    throw UsageError("cannot read --config file " + quoted(path) + ": " + std::to_string(st.st_size) +
+                     " bytes (allowed: an INI file of at most 1 MiB)");
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof())
+    throw UsageError("cannot read --config file " + quoted(path) + " (allowed: a readable INI file)");
+  return text;
+}
+
+Config parse_command_line(int argc, const char* const* argv, const ConfigReader& read_config) {
   Config cfg;
   std::vector<std::string> args(argv + 1, argv + argc);
 
@@ -334,18 +492,27 @@ Config parse_command_line(int argc, const char* const* argv) {
     else if (cmd == "envs") cfg.command = Command::Envs;
     else if (cmd == "eval") cfg.command = Command::Eval;
     else
-      throw UsageError("unknown command '" + cmd + "' (allowed: train, envs, eval; options start with --)");
+      throw UsageError("unknown command " + quoted(cmd) + " (allowed: train, envs, eval; options start with --)");
   }
 
   // "--epochs -3": join a value-taking option with the next argument even when that starts
   // with '-', so a negative number is reported as a bad value rather than an unknown option.
+  // An empty value ("--env ''", "--env=") is reported by the option's own check.
+  auto reject_empty = [&](const std::string& name) {
+    if (name == "config") read_config("");
+    if (name == "episodes") (void)parse_positive_int("episodes", "");
+    for (const auto& o : option_table())
+      if (name == o.name) o.apply(cfg, "");
+  };
   {
     std::vector<std::string> joined;
     for (std::size_t i = 0; i < args.size(); ++i) {
       const std::string& a = args[i];
       bool takes_value = a == "--config" || a == "--episodes";
       for (const auto& o : option_table()) takes_value = takes_value || a == std::string("--") + o.name;
+      if (a.starts_with("--") && a.ends_with("=")) reject_empty(a.substr(2, a.size() - 3));
       if (takes_value && i + 1 < args.size()) {
+        if (args[i + 1].empty()) reject_empty(a.substr(2));
         joined.push_back(a + "=" + args[i + 1]);
         ++i;
       } else {
@@ -363,7 +530,7 @@ Config parse_command_line(int argc, const char* const* argv) {
   po::options_description cmdline;
   cmdline.add(desc).add(hidden);
 
-  po::variables_map vm;
+  po::variables_map vm, ini;
   try {
     auto parsed = po::command_line_parser(args)
                       .options(cmdline)
@@ -371,15 +538,8 @@ Config parse_command_line(int argc, const char* const* argv) {
                       .style(po::command_line_style::unix_style ^ po::command_line_style::allow_guessing)
                       .run();
     po::store(parsed, vm);
-    if (vm.count("config")) {
-      const std::string path = vm["config"].as<std::string>();
-      std::ifstream in(path);
-      if (!in) throw UsageError("cannot read --config file '" + path + "' (allowed: a readable INI file)");
-      po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
-      cfg.config_file = path;
-    }
   } catch (const po::unknown_option& e) {
-    throw UsageError("unknown option '" + e.get_option_name() + "' (see rlmpi --help for the allowed options)");
+    throw UsageError("unknown option " + quoted(e.get_option_name()) + " (see rlmpi --help for the allowed options)");
   } catch (const po::invalid_command_line_syntax& e) {
     throw UsageError(std::string(e.what()) + " (see rlmpi --help)");
   } catch (const po::multiple_occurrences& e) {
@@ -398,28 +558,63 @@ Config parse_command_line(int argc, const char* const* argv) {
     cfg.command = Command::Version;
     return cfg;
   }
+  const po::options_description ini_desc = described_options(false, true);
+  if (vm.count("config")) {
+    cfg.config_file = vm["config"].as<std::string>();
+    po::store(parse_ini(cfg.config_file, read_config(cfg.config_file), ini_desc), ini);
+  }
   if (vm.count("eval-path")) {
     if (cfg.command != Command::Eval)
-      throw UsageError("unexpected argument '" + vm["eval-path"].as<std::string>() +
-                       "' (allowed: options starting with --, or the command train, envs, eval)");
+      throw UsageError("unexpected argument " + quoted(vm["eval-path"].as<std::string>()) +
+                       " (allowed: options starting with --, or the command train, envs, eval)");
     cfg.eval_path = vm["eval-path"].as<std::string>();
   }
 
-  for (const auto& o : option_table())
-    if (vm.count(o.name)) o.apply(cfg, vm[o.name].as<std::string>());
-  cfg.quiet = vm.count("quiet") > 0;
-  for (const auto& sw : switch_table()) cfg.*sw.member = vm.count(sw.name) > 0;
-  cfg.deterministic = vm.count("deterministic") > 0;
-  if (vm.count("episodes")) cfg.eval_episodes = parse_positive_int("episodes", vm["episodes"].as<std::string>());
+  // Options that would do nothing where they are given.
+  for (const auto& [name, value] : vm) {
+    if (name == "eval-path") continue;
+    if (cfg.command == Command::Eval && !listed(kEvalOptions, name))
+      throw UsageError("option --" + name + " does nothing in rlmpi eval: the policy, its environment and network "
+                       "come from the run (allowed with eval: --episodes, --deterministic, --seed, --max-ep-len)");
+    if (cfg.command == Command::Train && listed(kEvalOnly, name))
+      throw UsageError("option --" + name + " is for rlmpi eval only (allowed in training: the options of "
+                       "rlmpi --help outside 'eval:')");
+  }
+  for (const auto& [name, value] : ini)
+    if (cfg.command == Command::Train && listed(kEvalOnly, name))
+      throw UsageError("option '" + name + "' in --config file " + quoted(cfg.config_file) +
+                       " is for rlmpi eval only (allowed in training: the options of rlmpi --help outside 'eval:')");
 
-  if (vm.count("steps-per-epoch") && vm.count("steps-per-rank"))
-    throw UsageError("--steps-per-epoch " + vm["steps-per-epoch"].as<std::string>() + " and --steps-per-rank " +
-                     vm["steps-per-rank"].as<std::string>() + " given together (allowed: one of them)");
+  for (const auto* m : {&vm, &ini})
+    for (const auto& [name, value] : *m)
+      if (name != "eval-path" && !listed(kCommandLineOnly, name)) cfg.given.push_back(name);
+  // The command line wins over the file.
+  auto given = [&](const char* name) -> const po::variable_value* {
+    if (vm.count(name)) return &vm[name];
+    if (ini.count(name)) return &ini[name];
+    return nullptr;
+  };
+  for (const auto& o : option_table())
+    if (const auto* v = given(o.name)) o.apply(cfg, v->as<std::string>());
+  // A switch on the command line is on; in the file it says on or off.
+  auto on = [&](const char* name, bool current) {
+    if (vm.count(name)) return true;
+    if (ini.count(name)) return parse_switch(name, ini[name].as<std::string>());
+    return current;
+  };
+  cfg.quiet = on("quiet", cfg.quiet);
+  for (const auto& sw : switch_table()) cfg.*sw.member = on(sw.name, cfg.*sw.member);
+  cfg.deterministic = on("deterministic", cfg.deterministic);
+  if (const auto* v = given("episodes")) cfg.eval_episodes = parse_positive_int("episodes", v->as<std::string>());
+
   if (cfg.command == Command::Eval && cfg.eval_path.empty())
     throw UsageError("rlmpi eval needs a run file or checkpoint (usage: rlmpi eval RUN [--episodes N])");
   if (cfg.update_epochs == 0 && cfg.minibatch_size != 0)
     throw UsageError("invalid value '" + std::to_string(cfg.minibatch_size) +
                      "' for --minibatch-size (allowed: only together with --update-epochs N > 0)");
+  if (given("steps-per-epoch") && given("steps-per-rank"))
+    throw UsageError("--steps-per-epoch " + given("steps-per-epoch")->as<std::string>() + " and --steps-per-rank " +
+                     given("steps-per-rank")->as<std::string>() + " given together (allowed: one of them)");
   return cfg;
 }
 
@@ -431,7 +626,7 @@ std::vector<std::pair<std::string, std::string>> Config::to_key_values() const {
   std::vector<std::pair<std::string, std::string>> kv;
   for (const auto& o : cli::option_table()) kv.emplace_back(o.name, o.show(*this));
   for (const auto& sw : cli::switch_table())
-    if (std::string(sw.name) != "force") kv.emplace_back(sw.name, this->*sw.member ? "1" : "0");
+    if (!cli::command_line_only(sw.name)) kv.emplace_back(sw.name, this->*sw.member ? "1" : "0");
   return kv;
 }
 

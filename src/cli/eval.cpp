@@ -1,4 +1,6 @@
 // `rlmpi eval RUN`: run a saved policy for some episodes, split across ranks.
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -16,14 +18,24 @@ namespace rlmpi::cli {
 namespace fs = std::filesystem;
 namespace {
 
-std::vector<int> parse_hid(const std::string& hid) {
+UsageError corrupt(const std::string& path, const std::string& reason) {
+  return UsageError(io::corrupt_checkpoint_message(path, reason));
+}
+
+// The checkpoint's id.hid as layer widths (read_checkpoint has checked its syntax already; this
+// parses strictly all the same).
+std::vector<int> parse_hid(const std::string& hid, const std::string& path) {
   std::vector<int> out;
-  for (std::size_t pos = 0; pos <= hid.size();) {
-    const std::size_t comma = std::min(hid.find(',', pos), hid.size());
-    out.push_back(std::stoi(hid.substr(pos, comma - pos)));
-    pos = comma + 1;
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = std::min(hid.find(',', start), hid.size());
+    long long v = 0;
+    const auto [p, ec] = std::from_chars(hid.data() + start, hid.data() + comma, v);
+    if (comma == start || ec != std::errc() || p != hid.data() + comma || v < 1 || v > (1 << 20))
+      throw corrupt(path, "attribute 'id.hid' is '" + hid + "' (allowed: comma-separated layer widths >= 1, e.g. 64,64)");
+    out.push_back(static_cast<int>(v));
+    if (comma == hid.size()) return out;
+    start = comma + 1;
   }
-  return out;
 }
 
 }  // namespace
@@ -41,12 +53,22 @@ int run_eval(const Config& cfg, const mpi::Comm& world) {
   std::string message;
   if (world.is_root()) {
     try {
-      ckpt = io::read_checkpoint(ckpt_path);
-      auto id = [&](const std::string& k) { return std::get<std::string>(ckpt.attribute("id." + k)); };
+      ckpt = io::read_checkpoint(ckpt_path);  // checksums, types and ranges (finite parameters, ...)
+      auto id = [&](const std::string& k) -> std::string {
+        for (const auto& [name, v] : ckpt.meta)
+          if (name == "id." + k) {
+            if (const auto* s = std::get_if<std::string>(&v)) return *s;
+            throw corrupt(ckpt_path, "attribute 'id." + k + "' is not a string");
+          }
+        throw corrupt(ckpt_path, "attribute 'id." + k + "' is missing");
+      };
       run_cfg.algo = id("algo");
       run_cfg.env = id("env");
       run_cfg.activation = id("activation");
-      run_cfg.hid = parse_hid(id("hid"));
+      run_cfg.hid = parse_hid(id("hid"), ckpt_path);
+      bool has_params = false;
+      for (const auto& [name, data] : ckpt.arrays) has_params = has_params || name == "pi_params";
+      if (!has_params) throw corrupt(ckpt_path, "array 'pi_params' is missing");
     } catch (const UsageError& e) {
       code = kExitUsage;
       message = e.what();
@@ -76,7 +98,7 @@ int run_eval(const Config& cfg, const mpi::Comm& world) {
   std::size_t a = shared.find('\n'), b = shared.find('\n', a + 1), c = shared.find('\n', b + 1);
   run_cfg.env = shared.substr(0, a);
   run_cfg.activation = shared.substr(a + 1, b - a - 1);
-  run_cfg.hid = parse_hid(shared.substr(b + 1, c - b - 1));
+  run_cfg.hid = parse_hid(shared.substr(b + 1, c - b - 1), ckpt_path);
   const std::size_t n_params = (shared.size() - c - 1) / sizeof(double);
 
   std::unique_ptr<env::Env> e = env::make_env(run_cfg.env);
@@ -85,9 +107,13 @@ int run_eval(const Config& cfg, const mpi::Comm& world) {
                                     run_cfg.hid, nn::parse_activation(run_cfg.activation));
   Vector params(static_cast<Index>(n_params));
   std::memcpy(params.data(), shared.data() + c + 1, n_params * sizeof(double));
+  // Every rank alike (the same broadcast): a UsageError here is agreed on in main.
   if (params.size() != pi->num_params())
-    throw std::runtime_error("checkpoint policy has " + std::to_string(params.size()) + " parameters, expected " +
-                             std::to_string(pi->num_params()));
+    throw corrupt(ckpt_path, "array 'pi_params' has " + std::to_string(params.size()) + " values, the policy of its " +
+                                 "id.env, id.hid and id.activation has " + std::to_string(pi->num_params()));
+  if (!norm_bytes.empty() && norm_bytes.size() / sizeof(double) != 1 + 2 * static_cast<std::size_t>(e->obs_dim()))
+    throw corrupt(ckpt_path, "array 'obs_norm' has " + std::to_string(norm_bytes.size() / sizeof(double)) +
+                                 " values, expected " + std::to_string(1 + 2 * e->obs_dim()) + " for " + run_cfg.env);
 
   // Episodes split across ranks: rank r runs episodes r, r + size, ...
   Rng rng(Rng::rank_seed(cfg.seed, world.rank()) ^ 0x9E3779B97F4A7C15ULL);

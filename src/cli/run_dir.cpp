@@ -1,5 +1,6 @@
 #include "run_dir.hpp"
 
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 
@@ -10,20 +11,30 @@ namespace rlmpi::cli {
 namespace fs = std::filesystem;
 namespace {
 
-std::string default_run_dir(const Config& cfg) {
+// runs/<algo>-<env>-s<seed>-<time>, made here: two runs started in the same second get
+// different directories (mkdir is atomic: -2, -3, ... are tried until one is new).
+std::string make_default_run_dir(const Config& cfg) {
   char stamp[32];
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
   localtime_r(&t, &tm);
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-  return "runs/" + cfg.algo + "-" + cfg.env + "-s" + std::to_string(cfg.seed) + "-" + stamp;
+  const std::string base = "runs/" + cfg.algo + "-" + cfg.env + "-s" + std::to_string(cfg.seed) + "-" + stamp;
+  std::error_code ec;
+  fs::create_directories("runs", ec);
+  for (int n = 1; n < 1000; ++n) {
+    const std::string dir = n == 1 ? base : base + "-" + std::to_string(n);
+    if (fs::create_directory(dir, ec)) return dir;
+    if (ec) throw UsageError("cannot create run directory '" + dir + "': " + ec.message());
+  }
+  throw UsageError("cannot create a new run directory next to '" + base + "' (allowed: --out DIR)");
 }
 
 // Rank 0: where the run lives and whether it continues a checkpoint. An existing run is never
 // overwritten unless --force; nothing is deleted without it.
 RunPlan plan_run(const Config& cfg) {
   RunPlan p;
-  p.dir = cfg.out.empty() ? default_run_dir(cfg) : cfg.out;
+  p.dir = cfg.out.empty() ? make_default_run_dir(cfg) : cfg.out;
   std::error_code ec;
   if (!cfg.resume.empty() && cfg.resume != "auto") {
     const fs::path r(cfg.resume);
@@ -37,6 +48,10 @@ RunPlan plan_run(const Config& cfg) {
     if (!fs::exists(p.checkpoint, ec))
       throw UsageError("invalid value '" + cfg.resume + "' for --resume (no checkpoint at '" + p.checkpoint +
                        "'; allowed: auto, a run directory or a checkpoint file)");
+    // The run continues where its checkpoint is; --out elsewhere would be silently ignored.
+    if (!cfg.out.empty() && !fs::equivalent(cfg.out, p.dir, ec))
+      throw UsageError("--resume '" + cfg.resume + "' continues the run in '" + p.dir + "', not in --out '" + cfg.out +
+                       "' (allowed: no --out, or --out " + p.dir + "; to branch a run, copy its directory first)");
     p.resume = true;
   } else if (cfg.resume == "auto" && fs::exists(fs::path(p.dir) / kCheckpointName, ec)) {
     p.checkpoint = (fs::path(p.dir) / kCheckpointName).string();
@@ -45,15 +60,23 @@ RunPlan plan_run(const Config& cfg) {
   p.run_file = (fs::path(p.dir) / kRunFileName).string();
   if (!p.resume) {
     p.checkpoint = (fs::path(p.dir) / kCheckpointName).string();
-    // A run killed before its first checkpoint left no epoch behind: --resume auto restarts it.
-    auto no_epochs = [](const std::string& f) {
-      const io::RunData d = io::read_run_file(f);
-      return d.epochs.empty() || d.epochs.front().values.empty();
-    };
-    const bool empty_run =
-        cfg.resume == "auto" && !fs::exists(p.checkpoint, ec) && fs::exists(p.run_file, ec) && no_epochs(p.run_file);
+    // A run killed (or out of disk) before its first checkpoint has nothing to continue from:
+    // --resume auto starts it over (the run file is replaced: its epochs are recomputed
+    // identically) instead of failing every SLURM requeue.
+    const bool no_checkpoint_yet = cfg.resume == "auto" && !fs::exists(p.checkpoint, ec) && fs::exists(p.run_file, ec);
+    if (no_checkpoint_yet && !cfg.force) {
+      std::string held = "a run file";
+      try {
+        const io::RunData d = io::read_run_file(p.run_file);
+        held = "a run file with " + std::to_string(d.epochs.empty() ? 0 : d.epochs.front().values.size()) + " epoch(s)";
+      } catch (const UsageError&) {
+        held = "an unreadable run file";
+      }
+      std::fprintf(stderr, "rlmpi: warning: '%s' holds %s but no checkpoint: --resume auto starts the run over\n",
+                   p.dir.c_str(), held.c_str());
+    }
     if (fs::exists(p.run_file, ec) || fs::exists(p.checkpoint, ec)) {
-      if (!cfg.force && !empty_run)
+      if (!cfg.force && !no_checkpoint_yet)
         throw UsageError("run directory '" + p.dir +
                          "' already holds a run (allowed: --resume auto to continue it, --force to overwrite it, "
                          "or another --out)");
@@ -70,6 +93,22 @@ RunPlan plan_run(const Config& cfg) {
 }
 
 }  // namespace
+
+std::string run_file_to_resume(const Config& cfg) {
+  std::error_code ec;
+  fs::path dir;
+  if (!cfg.resume.empty() && cfg.resume != "auto") {
+    const fs::path r(cfg.resume);
+    dir = fs::is_directory(r, ec) ? r : (r.has_parent_path() ? r.parent_path() : fs::path("."));
+    if (!fs::exists(fs::is_directory(r, ec) ? r / kCheckpointName : r, ec)) return "";
+  } else if (cfg.resume == "auto" && !cfg.out.empty() && fs::exists(fs::path(cfg.out) / kCheckpointName, ec)) {
+    dir = cfg.out;
+  } else {
+    return "";
+  }
+  const fs::path run = dir / kRunFileName;
+  return fs::exists(run, ec) ? run.string() : "";
+}
 
 // plan_run under the directory lock: the lock is taken before anything in the directory is
 // read or removed.

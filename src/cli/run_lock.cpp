@@ -1,12 +1,14 @@
 #include "rlmpi/cli/run_lock.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -47,12 +49,22 @@ Owner parse_owner(const std::string& text) {
   return o;
 }
 
+// Creates `path` holding exactly `text`, or nothing: the text goes to a private temporary file
+// first, which link() then publishes under the lock's name (atomic, fails with EEXIST if the lock
+// exists). A full disk leaves no empty lock behind. On failure errno tells why.
 bool write_new(const std::string& path, const std::string& text) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  std::string tmp = path + ".XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
   if (fd < 0) return false;
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  return ok;
+  int err = 0;
+  const ssize_t n = ::write(fd, text.data(), text.size());
+  if (n != static_cast<ssize_t>(text.size())) err = n < 0 ? errno : ENOSPC;  // short write: the disk is full
+  if (::fchmod(fd, 0644) != 0 && err == 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && ::link(tmp.c_str(), path.c_str()) != 0) err = errno;
+  ::unlink(tmp.c_str());
+  errno = err;
+  return err == 0;
 }
 
 }  // namespace
@@ -66,7 +78,9 @@ RunLock::RunLock(const std::string& dir) {
       path_ = path;
       return;
     }
-    if (errno != EEXIST) throw UsageError("cannot create lock file '" + path + "'");
+    if (errno != EEXIST)
+      throw UsageError("cannot create lock file '" + path + "': " + std::strerror(errno) +
+                       " (allowed: a run directory rlmpi can write)");
     std::ifstream in(path);
     std::stringstream text;
     text << in.rdbuf();
@@ -74,7 +88,10 @@ RunLock::RunLock(const std::string& dir) {
     const bool same_host = o.host == this_host();
     const bool dead = same_host && o.pid > 0 && ::kill(static_cast<pid_t>(o.pid), 0) != 0 && errno == ESRCH;
     const bool requeued_self = job != "-" && o.job == job;
-    if (!dead && !requeued_self)
+    // Locks are written whole (write_new); one without an owner is a leftover of an older
+    // rlmpi that died on a full disk.
+    const bool ownerless = o.pid <= 0 && o.host.empty();
+    if (!dead && !requeued_self && !ownerless)
       throw UsageError("run directory '" + dir + "' is in use by job " + o.job + " on host " + o.host + " (pid " +
                        std::to_string(o.pid) + "); if that job is dead, remove '" + path + "'");
     std::fprintf(stderr, "rlmpi: warning: taking over the stale lock '%s' of job %s on %s (pid %ld)\n", path.c_str(),

@@ -1,5 +1,10 @@
 // `rlmpi [train]`: plan the run directory, resume or start, then epochs until done or stopped.
 #include <charconv>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
 #include <cstdio>
 #include <ctime>
 #include <optional>
@@ -69,13 +74,66 @@ void append_to_run_file(io::RunFile& run, const algo::EpochResult& r, const algo
   run.commit();
 }
 
+// An attribute as option text (integers without a decimal point, doubles with 17 digits).
+std::string attribute_text(const io::AttrValue& v) {
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+  if (const auto* d = std::get_if<double>(&v)) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", *d);
+    return buf;
+  }
+  return std::get<std::string>(v);
+}
+
+// An exit code already agreed on by every rank.
+struct ExitCode {
+  int code;
+};
+
+// A resumed run's stored options (rank 0 reads the run file; every rank gets them), as
+// (name, text) pairs; empty for a fresh run.
+std::vector<std::pair<std::string, std::string>> stored_options(const Config& cfg, const mpi::Comm& world) {
+  std::string packed, message;  // name \0 value \0 ...
+  int code = 0;
+  if (world.is_root()) {
+    try {
+      const std::string path = run_file_to_resume(cfg);
+      if (!path.empty())
+        for (const auto& [name, value] : io::read_run_file(path).attributes) {
+          if (!name.starts_with("config.")) continue;
+          packed += name.substr(7) + '\0' + attribute_text(value) + '\0';
+        }
+    } catch (const UsageError& e) {
+      code = kExitUsage;
+      message = e.what();
+    }
+  }
+  if (int agreed = agree_on_error(world, code, message); agreed != 0) throw ExitCode{agreed};
+  world.broadcast(packed);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t pos = 0; pos < packed.size();) {
+    const std::size_t a = packed.find('\0', pos), b = packed.find('\0', a + 1);
+    out.emplace_back(packed.substr(pos, a - pos), packed.substr(a + 1, b - a - 1));
+    pos = b + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
-int run_train(const Config& given, const mpi::Comm& world) {
+int run_train(const Config& cli_cfg, const mpi::Comm& world, const StopSignals& signals) {
   check_slurm_world_size(world.size());  // same verdict on every rank, before any collective
-  const Config cfg = resolve_for_ranks(given, world.size());
+  // A resume continues the run's own options; changes are refused or recorded (--allow-change).
+  std::vector<OptionChange> changes;
+  Config merged = cli_cfg;
+  try {
+    const auto stored = stored_options(cli_cfg, world);
+    if (!stored.empty()) merged = merge_with_run(cli_cfg, stored, changes);
+  } catch (const ExitCode& e) {
+    return e.code;
+  }
+  const Config cfg = resolve_for_ranks(merged, world.size());
   algo::Trainer trainer(cfg, world);      // throws UsageError on every rank alike, before any collective
-  StopSignals signals;
   // Started before rank 0 touches the file system: a hung one is reported too.
   std::optional<mpi::Watchdog> watchdog;
   if (cfg.stall_timeout > 0 && world.size() > 1) watchdog.emplace(world, cfg.stall_timeout);
@@ -110,6 +168,13 @@ int run_train(const Config& given, const mpi::Comm& world) {
     }
     if (int agreed = agree_on_error(world, code, message); agreed != 0) return agreed;
   }
+  if (trainer.epoch() >= cfg.epochs) {  // resumed at or past the target: touch nothing
+    if (world.is_root())
+      std::printf("rlmpi: nothing to do: '%s' already holds %d epoch(s) (--epochs %d); give a larger --epochs to "
+                  "continue it\n",
+                  plan.dir.c_str(), trainer.epoch(), cfg.epochs);
+    return kExitOk;
+  }
   if (world.is_root()) {
     try {
       run = plan.resume ? io::RunFile::open_for_resume(plan.run_file, trainer.epoch())
@@ -119,6 +184,14 @@ int run_train(const Config& given, const mpi::Comm& world) {
       run->set_units("UpdateGFLOPS", "GFLOP/s");
       run->set_units("TotalEnvInteracts", "steps");
       run->set_units("EpLen", "steps");
+      if (plan.resume) {  // the run's target and the options changed by this start
+        run->set_attribute("config.epochs", static_cast<std::int64_t>(cfg.epochs));
+        for (const auto& c : changes) {
+          run->set_attribute("config." + c.option, typed(c.new_value));
+          run->append_change(trainer.epoch(), c.option, c.old_value, c.new_value);
+        }
+        run->commit();
+      }
     } catch (const UsageError& e) {
       code = kExitUsage;
       message = e.what();
@@ -137,18 +210,47 @@ int run_train(const Config& given, const mpi::Comm& world) {
     std::fflush(stdout);
   }
   int printed_rows = 0;
+  // A signal stops the rollout at the next environment step (mpirun gives its ranks about a
+  // second between SIGTERM and SIGKILL); one arriving during the update ends that epoch first.
+  trainer.set_stop_check([&signals] { return signals.received() != 0; });
+  int last_checkpoint = trainer.epoch();
   while (trainer.epoch() < cfg.epochs) {
     const algo::EpochResult r = trainer.run_epoch();
+    if (r.stopped) {
+      if (world.is_root())
+        std::fprintf(stderr,
+                     "rlmpi: stopped by a signal during epoch %d (dropped); resume with --resume auto --out %s "
+                     "(continues from epoch %d)\n",
+                     trainer.epoch(), plan.dir.c_str(), last_checkpoint);
+      return kExitStoppedResumable;
+    }
     const bool last = trainer.epoch() == cfg.epochs;
-    // One flag reduction per epoch: every rank stops after the same epoch.
-    const bool stop = world.allreduce_max(signals.received() != 0 ? 1.0 : 0.0) > 0;
+    // One flag reduction per epoch: every rank stops after the same epoch (bit 1: a signal,
+    // bit 2: a non-finite quantity, the same on every rank by construction).
+    const int flags = static_cast<int>(
+        world.allreduce_max((signals.received() != 0 ? 1.0 : 0.0) + (r.non_finite.empty() ? 0.0 : 2.0)));
+    const bool stop = flags & 1, diverged = flags & 2;
     const double io0 = MPI_Wtime();
-    if (world.is_root()) append_to_run_file(*run, r, trainer);
-    if (last || stop || trainer.epoch() % cfg.checkpoint_every == 0) save_checkpoint(trainer, plan.checkpoint, cfg, world);
+    if (world.is_root()) append_to_run_file(*run, r, trainer);  // the diverged epoch's row too: it shows the NaN
+    if (!diverged && (last || stop || trainer.epoch() % cfg.checkpoint_every == 0)) {
+      save_checkpoint(trainer, plan.checkpoint, cfg, world);
+      last_checkpoint = trainer.epoch();
+    }
     trainer.add_io_seconds(MPI_Wtime() - io0);
     if (world.is_root() && !cfg.quiet) {
       if (printed_rows++ % 25 == 0) print_header(r);
       print_row(r);
+    }
+    if (diverged) {
+      const std::string kept = last_checkpoint > 0 ? "the checkpoint of epoch " + std::to_string(last_checkpoint - 1) +
+                                                         " is kept"
+                                                   : "no checkpoint was written";
+      if (world.is_root())
+        std::fprintf(stderr,
+                     "rlmpi: error: training diverged in epoch %d: %s is not finite; %s (lower --pi-lr/--vf-lr, "
+                     "or set --max-grad-norm)\n",
+                     trainer.epoch() - 1, r.non_finite.c_str(), kept.c_str());
+      return kExitFailure;
     }
     if (stop && !last) {
       if (world.is_root())

@@ -35,6 +35,15 @@ constexpr const char* kAntV4[] = {"reward_forward", "reward_ctrl", "reward_survi
                                   "forward_reward", "x_position", "y_position",
                                   "distance_from_origin", "x_velocity", "y_velocity"};
 
+// What each robot's code below indexes (mujoco.md §2-6; the observation sizes follow from nq
+// and nv, the Ant's contact forces from nbody).
+using Root = ModelShape::Root;
+constexpr ModelShape kCheetahShape{"HalfCheetah", 9, 9, 6, -1, Root::Planar};
+constexpr ModelShape kHopperShape{"Hopper", 6, 6, 3, -1, Root::Planar};
+constexpr ModelShape kWalkerShape{"Walker2d", 9, 9, 6, -1, Root::Planar};
+constexpr ModelShape kSwimmerShape{"Swimmer", 5, 5, 2, -1, Root::Planar};
+constexpr ModelShape kAntShape{"Ant", 15, 14, 8, 14, Root::Free};
+
 std::shared_ptr<const MujocoModel> model_for(const std::string& model_path,
                                              const char* default_file) {
   return load_mujoco_model(model_path.empty() ? find_model_file(default_file) : model_path);
@@ -77,7 +86,7 @@ double clip(double x, double lo, double hi) { return std::min(std::max(x, lo), h
 
 HalfCheetah::HalfCheetah(GymVersion v, const std::string& model_path)
     : MujocoEnv(std::string("HalfCheetah") + version_suffix(v), v,
-                model_for(model_path, "half_cheetah.xml"), 5, 17,
+                model_for(model_path, "half_cheetah.xml"), kCheetahShape, 5, 17,
                 is_v5(v) ? Names(kCheetahV5) : Names(kCheetahV4)) {}
 
 void HalfCheetah::add_reset_noise(std::span<double> qpos, std::span<double> qvel) {
@@ -113,7 +122,7 @@ PlanarWalker::PlanarWalker(std::string id, GymVersion v, const std::string& mode
                                                              ? "hopper.xml"
                                                              : (is_v5(v) ? "walker2d_v5.xml"
                                                                          : "walker2d_v4.xml")),
-                4, h.check_state_range ? 11 : 17,
+                h.check_state_range ? kHopperShape : kWalkerShape, 4, h.check_state_range ? 11 : 17,
                 is_v5(v) ? Names(kWalkerV5) : Names(kWalkerV4)),
       health_(h) {}
 
@@ -179,7 +188,7 @@ void PlanarWalker::observe(std::span<double> obs) const {
 
 Swimmer::Swimmer(GymVersion v, const std::string& model_path)
     : MujocoEnv(std::string("Swimmer") + version_suffix(v), v, model_for(model_path, "swimmer.xml"),
-                4, 8,
+                kSwimmerShape, 4, 8,
                 is_v5(v) ? Names(kSwimmerV5) : Names(kSwimmerV4)) {}
 
 void Swimmer::add_reset_noise(std::span<double> qpos, std::span<double> qvel) {
@@ -222,13 +231,10 @@ void Swimmer::observe(std::span<double> obs) const {
 // ================================================================ Ant (§6)
 
 Ant::Ant(GymVersion v, const std::string& model_path)
-    : MujocoEnv(std::string("Ant") + version_suffix(v), v, model_for(model_path, "ant.xml"), 5,
-                is_v5(v) ? 105 : 27,
+    : MujocoEnv(std::string("Ant") + version_suffix(v), v, model_for(model_path, "ant.xml"),
+                kAntShape, 5, is_v5(v) ? 105 : 27,
                 is_v5(v) ? Names(kAntV5) : Names(kAntV4)) {
-  if (static_cast<std::size_t>(m_->nbody) != kBodies)
-    throw std::invalid_argument(id() + ": model '" + model().path() + "' has " +
-                                std::to_string(m_->nbody) + " bodies, expected " +
-                                std::to_string(kBodies));
+  static_assert(kBodies == static_cast<std::size_t>(kAntShape.nbody));  // MujocoEnv checked nbody
   after_assign();
 }
 

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
+#include "rlmpi/core/error.hpp"
 #include "rlmpi/env/mujoco_env.hpp"
 
 namespace rlmpi::env {
@@ -34,10 +36,65 @@ const mjModel* checked(const std::shared_ptr<const MujocoModel>& model) {
   return model->get();
 }
 
+const char* root_text(ModelShape::Root r) {
+  return r == ModelShape::Root::Planar ? "slide, slide, hinge" : "free";
+}
+
+// The first joints and their qpos addresses, as ModelShape::Root describes them.
+bool has_root(const mjModel* m, ModelShape::Root r) {
+  if (r == ModelShape::Root::Free)
+    return m->njnt >= 1 && m->jnt_type[0] == mjJNT_FREE && m->jnt_qposadr[0] == 0;
+  const int types[3] = {mjJNT_SLIDE, mjJNT_SLIDE, mjJNT_HINGE};
+  if (m->njnt < 3) return false;
+  for (int j = 0; j < 3; ++j)
+    if (m->jnt_type[j] != types[j] || m->jnt_qposadr[j] != j) return false;
+  return true;
+}
+
+std::string root_of(const mjModel* m) {
+  static const char* const names[] = {"free", "ball", "slide", "hinge"};
+  std::string s;
+  for (int j = 0; j < m->njnt && j < 3; ++j) {
+    const int t = m->jnt_type[j];
+    s += (j ? ", " : "") + std::string(t >= 0 && t < 4 ? names[t] : "?");
+    if (t == mjJNT_FREE) break;
+  }
+  return s.empty() ? "none" : s;
+}
+
 }  // namespace
 
+std::string model_mismatch(const mjModel* m, const ModelShape& shape) {
+  std::string out;
+  auto size = [&](const char* name, int got, int want) {
+    if (want < 0 || got == want) return;
+    out += (out.empty() ? "" : "; ") + std::string(name) + " " + std::to_string(got) + ", expected " +
+           std::to_string(want);
+  };
+  size("nq", m->nq, shape.nq);
+  size("nv", m->nv, shape.nv);
+  size("nu", m->nu, shape.nu);
+  size("nbody", m->nbody, shape.nbody);
+  if (!has_root(m, shape.root))
+    out += (out.empty() ? "" : "; ") + std::string("root joints ") + root_of(m) + ", expected " +
+           root_text(shape.root);
+  return out;
+}
+
+void check_model_shape(const MujocoModel& model, const ModelShape& shape, const std::string& env_id) {
+  const std::string diff = model_mismatch(model.get(), shape);
+  if (diff.empty()) return;
+  std::string want = "nq " + std::to_string(shape.nq) + ", nv " + std::to_string(shape.nv) + ", nu " +
+                     std::to_string(shape.nu);
+  if (shape.nbody >= 0) want += ", nbody " + std::to_string(shape.nbody);
+  want += ", root joints " + std::string(root_text(shape.root));
+  throw UsageError("model file '" + model.path() + "' does not fit " + env_id + ": " + diff +
+                   " (allowed: a model of the " + shape.robot + ": " + want + ")");
+}
+
 MujocoEnv::MujocoEnv(std::string id, GymVersion version, std::shared_ptr<const MujocoModel> model,
-                     int frame_skip, int obs_dim, std::span<const char* const> info_names)
+                     const ModelShape& shape, int frame_skip, int obs_dim,
+                     std::span<const char* const> info_names)
     : EnvBase(std::move(id), unbounded_box(obs_dim), ctrl_box(checked(model)), 1000,
               checked(model)->nq + checked(model)->nv),
       m_(model->get()),
@@ -49,6 +106,8 @@ MujocoEnv::MujocoEnv(std::string id, GymVersion version, std::shared_ptr<const M
       nq_(m_->nq),
       nv_(m_->nv),
       na_(m_->na) {
+  // Before any MuJoCo data exists: the robot code below would index past the arrays.
+  check_model_shape(*model_, shape, this->id());
   if (info_names.size() > kMaxInfo) throw std::logic_error("MujocoEnv: too many info terms");
   for (const char* n : info_names) info_[n_info_++].name = n;
   d_ = mj_makeData(m_);

@@ -1,6 +1,8 @@
 #include "rlmpi/io/hdf5.hpp"
 
 #include <hdf5.h>
+
+#include <algorithm>
 #include <vector>
 #include <filesystem>
 #include <cstring>
@@ -196,11 +198,44 @@ void require_type(Id dataset, std::string_view what) {
   if (same == 0) throw Error(std::string(what) + ": unexpected element type in '" + object_name(dataset) + "'");
 }
 
+template <class T>
+Dataset write_checksummed(Id loc, const std::string& name, std::span<const T> values) {
+  const std::string what = "cannot write dataset '" + name + "'";
+  const hsize_t n = values.size();
+  const hsize_t dims[1] = {n}, maxdims[1] = {H5S_UNLIMITED};  // unlimited: an empty array has a chunk too
+  const hsize_t chunk[1] = {std::clamp<hsize_t>(n, 1, static_cast<hsize_t>(kChecksummedChunkRows))};
+  Dataspace space(check(H5Screate_simple(1, dims, maxdims), what));
+  PropList dcpl(check(H5Pcreate(H5P_DATASET_CREATE), what));
+  check_status(H5Pset_chunk(dcpl.get(), 1, chunk), what);
+  check_status(H5Pset_fletcher32(dcpl.get()), what);
+  Dataset d(check(H5Dcreate2(loc, name.c_str(), file_type<T>(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                  what));
+  if (n > 0) check_status(H5Dwrite(d.get(), mem_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), what);
+  return d;
+}
+
+bool has_fletcher32(Id dataset) {
+  const std::string what = "cannot read the filters of '" + object_name(dataset) + "'";
+  PropList dcpl(check(H5Dget_create_plist(dataset), what));
+  const int n = H5Pget_nfilters(dcpl.get());
+  check_status(n, what);
+  for (int i = 0; i < n; ++i) {
+    unsigned flags = 0, filter_config = 0;
+    std::size_t n_values = 0;
+    const H5Z_filter_t f =
+        H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &n_values, nullptr, 0, nullptr, &filter_config);
+    check_status(f, what);
+    if (f == H5Z_FILTER_FLETCHER32) return true;
+  }
+  return false;
+}
+
 #define RLMPI_H5_INSTANTIATE(T)                                                    \
   template Dataset create_extendable<T>(Id, const std::string&, long long);        \
   template void append<T>(Id, std::span<const T>);                                \
   template std::vector<T> read_all<T>(Id);                                         \
-  template void require_type<T>(Id, std::string_view);
+  template void require_type<T>(Id, std::string_view);                            \
+  template Dataset write_checksummed<T>(Id, const std::string&, std::span<const T>);
 RLMPI_H5_INSTANTIATE(double)
 RLMPI_H5_INSTANTIATE(long long)
 RLMPI_H5_INSTANTIATE(int)
@@ -359,6 +394,33 @@ void write_image_atomically(Id f, const std::string& path, const std::string& wh
   std::vector<char> image(static_cast<std::size_t>(size));
   check(H5Fget_file_image(f, image.data(), image.size()), what);
   write_atomically(path, image);
+}
+
+void write_strings(Id loc, const std::string& name, const std::vector<std::string>& values) {
+  const std::string what = "cannot write string table " + name;
+  if (exists(loc, name)) check_status(H5Ldelete(loc, name.c_str(), H5P_DEFAULT), what);
+  const Datatype type = utf8_vlen_string();
+  const hsize_t dims[1] = {values.size()};
+  const Dataspace space(check(H5Screate_simple(1, dims, nullptr), what));
+  const Dataset d(check(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                        what));
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  if (!values.empty()) check_status(H5Dwrite(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), what);
+}
+
+std::vector<std::string> read_strings(Id dataset) {
+  const std::string what = "cannot read string table " + object_name(dataset);
+  const Datatype type = utf8_vlen_string();
+  const auto n = static_cast<std::size_t>(length(dataset));
+  std::vector<char*> ptrs(n, nullptr);
+  if (n > 0) check_status(H5Dread(dataset, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), what);
+  std::vector<std::string> out;
+  for (char* p : ptrs) {
+    out.emplace_back(p ? p : "");
+    H5free_memory(p);
+  }
+  return out;
 }
 
 }  // namespace rlmpi::io::h5

@@ -278,6 +278,33 @@ void RunFile::set_vector(const std::string& group, const std::string& name, std:
   h5::append<double>(d.get(), values);
 }
 
+void RunFile::set_attribute(const std::string& name, const AttrValue& value) {
+  if (name.empty() || name == kFormatAttr) throw std::invalid_argument("run file: invalid attribute name '" + name + "'");
+  h5::ErrorSilencer quiet;
+  const h5::Id f = impl_->file.get();
+  if (H5Aexists(f, name.c_str()) > 0) h5::check_status(H5Adelete(f, name.c_str()), "cannot replace attribute " + name);
+  h5::write_attribute(f, name, value);
+}
+
+void RunFile::append_change(long long epoch, const std::string& option, const std::string& old_value,
+                            const std::string& new_value) {
+  h5::ErrorSilencer quiet;
+  const h5::Id f = impl_->file.get();
+  const bool existed = h5::exists(f, "changes");
+  const h5::Group g = existed ? h5::open_group(f, "changes") : h5::create_group(f, "changes");
+  // The table is tiny: the three string columns are rewritten whole.
+  const char* names[3] = {"option", "old", "new"};
+  const std::string row[3] = {option, old_value, new_value};
+  for (int c = 0; c < 3; ++c) {
+    std::vector<std::string> col;
+    if (existed) col = h5::read_strings(h5::open_dataset(g.get(), names[c]).get());
+    col.push_back(row[c]);
+    h5::write_strings(g.get(), names[c], col);
+  }
+  const h5::Dataset e = existed ? h5::open_dataset(g.get(), "epoch") : h5::create_extendable<long long>(g.get(), "epoch", 64);
+  h5::append<long long>(e.get(), std::span<const long long>(&epoch, 1));
+}
+
 void RunFile::commit() {
   h5::ErrorSilencer quiet;
   const h5::Id f = impl_->file.get();

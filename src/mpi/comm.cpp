@@ -1,5 +1,6 @@
 #include "rlmpi/mpi/comm.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -86,14 +87,39 @@ void Comm::barrier() const {
 void Comm::average(Eigen::Ref<Eigen::VectorXd> x) const { average(std::span<double>(x.data(), x.size())); }
 
 void Comm::average(std::span<double> x) const {
-  sum(x);
+  if (!stop_) {
+    sum(x);
+  } else {
+    scratch_.assign(x.begin(), x.end());
+    scratch_.push_back(stop_wanted() ? 1.0 : 0.0);
+    {
+      const Stopwatch sw(seconds_, activity_);
+      MPI_Allreduce(MPI_IN_PLACE, scratch_.data(), static_cast<int>(scratch_.size()), MPI_DOUBLE, MPI_SUM, comm_);
+    }
+    if (scratch_.back() > 0) throw StopRequested{};
+    std::copy(scratch_.begin(), scratch_.end() - 1, x.begin());
+  }
   const double n = size();
   for (double& v : x) v /= n;
 }
 
 void Comm::average(Eigen::Ref<Eigen::VectorXf> x) const {
-  const Stopwatch sw(seconds_, activity_);
-  MPI_Allreduce(MPI_IN_PLACE, x.data(), static_cast<int>(x.size()), MPI_FLOAT, MPI_SUM, comm_);
+  float* data = x.data();
+  int count = static_cast<int>(x.size());
+  if (stop_) {
+    scratch_f_.assign(x.data(), x.data() + x.size());
+    scratch_f_.push_back(stop_wanted() ? 1.0f : 0.0f);
+    data = scratch_f_.data();
+    count += 1;
+  }
+  {
+    const Stopwatch sw(seconds_, activity_);
+    MPI_Allreduce(MPI_IN_PLACE, data, count, MPI_FLOAT, MPI_SUM, comm_);
+  }
+  if (stop_) {
+    if (scratch_f_.back() > 0) throw StopRequested{};
+    std::copy(scratch_f_.begin(), scratch_f_.end() - 1, x.data());
+  }
   const float n = static_cast<float>(size());
   x /= n;
 }

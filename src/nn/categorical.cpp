@@ -1,6 +1,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "rlmpi/core/safe_resize.hpp"
 #include "rlmpi/nn/policy.hpp"
 
 namespace rlmpi::nn {
@@ -27,13 +28,12 @@ template <class T>
 void CategoricalPolicy<T>::forward(const Eigen::Ref<const VectorX<T>>& params,
                                    const Eigen::Ref<const MatrixX<T>>& obs) {
   require(params.size() == num_params(), "CategoricalPolicy::forward: wrong parameter count");
+  this->n_ = 0;  // no batch if an allocation below throws (the buffers may be gone)
   const auto logits = mlp_.forward(params.data(), obs);
   const Index n = obs.rows(), k = num_actions();
-  if (logp_.size() < n * k) {
-    logp_.resize(n * k);
-    p_.resize(n * k);
-    dy_.resize(n * k);
-  }
+  safe_grow(logp_, n * k);  // each on its own: a failed allocation leaves the others valid
+  safe_grow(p_, n * k);
+  safe_grow(dy_, n * k);
   this->n_ = n;
   params_ = params.data();
   Eigen::Map<MatrixX<T>> lp(logp_.data(), n, k), p(p_.data(), n, k);

@@ -2,6 +2,7 @@
 #include <numbers>
 #include <stdexcept>
 
+#include "rlmpi/core/safe_resize.hpp"
 #include "rlmpi/nn/policy.hpp"
 
 namespace rlmpi::nn {
@@ -32,9 +33,11 @@ template <class T>
 void DiagGaussianPolicy<T>::forward(const Eigen::Ref<const VectorX<T>>& params,
                                     const Eigen::Ref<const MatrixX<T>>& obs) {
   require(params.size() == num_params(), "DiagGaussianPolicy::forward: wrong parameter count");
+  this->n_ = 0;  // no batch if an allocation below throws (mu_ would point into a freed workspace)
+  mu_ = nullptr;
   mu_ = mlp_.forward(params.data(), obs).data();
   const Index n = obs.rows();
-  if (dy_.size() < n * act_dim()) dy_.resize(n * act_dim());
+  safe_grow(dy_, n * act_dim());
   this->n_ = n;
   params_ = params.data();
   log_std_ = params.tail(act_dim());

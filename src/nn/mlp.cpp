@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "rlmpi/core/error.hpp"
+#include "rlmpi/core/safe_resize.hpp"
 
 // Vectorised double tanh. Eigen 3.4 vectorises tanh for float only; std::tanh per element
 // costs about twice a 64x64 GEMM at N = 4000. Cephes' algorithm with Eigen packet math, both
@@ -205,10 +206,19 @@ void Mlp<T>::init(Eigen::Ref<VectorX<T>> params, Rng& rng, Init scheme, T output
 template <class T>
 void Mlp<T>::reserve(Index n) {
   if (n <= cap_) return;
-  for (std::size_t l = 0; l < sizes_.size(); ++l) h_[l].resize(n * sizes_[l]);
-  ping_.resize(n * max_width_);
-  pong_.resize(n * max_width_);
-  jv_.resize(n * out_dim());
+  // If an allocation below throws (std::bad_alloc for a batch that does not fit), the network is
+  // left with no workspace (capacity 0) rather than with buffers smaller than cap_ claims; and
+  // safe_resize never leaves a freed block in a buffer (Eigen's resize does, see safe_resize.hpp).
+  cap_ = 0;
+  n_ = 0;
+  for (auto& h : h_) safe_resize(h, 0);  // old buffers go first: room for the new ones
+  safe_resize(ping_, 0);
+  safe_resize(pong_, 0);
+  safe_resize(jv_, 0);
+  for (std::size_t l = 0; l < sizes_.size(); ++l) safe_resize(h_[l], n * sizes_[l]);
+  safe_resize(ping_, n * max_width_);
+  safe_resize(pong_, n * max_width_);
+  safe_resize(jv_, n * out_dim());
   plan_fwd_.clear();
   plan_dx_.clear();
   plan_dw_.clear();
@@ -316,7 +326,7 @@ void Mlp<T>::backward(const T* params, const Eigen::Ref<const MatrixX<T>>& dy, T
       d = dh;
       ld = in;
     } else if (dx != nullptr) {
-      dx->resize(n, in);
+      safe_resize(*dx, n, in);
       *dx = ConstRowMap<T>(dh, n, in);
     }
   }

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "rlmpi/core/safe_resize.hpp"
+
 namespace rlmpi::nn {
 inline namespace RLMPI_NN_ABI {
 
@@ -42,7 +44,7 @@ T ValueFunction<T>::mse_grad(const Eigen::Ref<const VectorX<T>>& params,
     throw std::invalid_argument("ValueFunction::mse_grad: ret must have N entries, grad num_params");
   const auto v = forward(params, obs);
   const Index n = obs.rows();
-  if (dy_.size() < n) dy_.resize(n);
+  safe_grow(dy_, n);
   Eigen::Map<MatrixX<T>> dy(dy_.data(), n, 1);
   dy.col(0) = v - ret;
   const T loss = dy.squaredNorm() / static_cast<T>(n);

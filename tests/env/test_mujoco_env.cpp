@@ -340,3 +340,87 @@ TEST_CASE("mujoco: an altered model constant makes the golden replay fail") {
                          fs::path(rlmpi::test::source_dir()) / "models" / "ant.xml"));
   }
 }
+
+TEST_CASE("mujoco: a model of another robot is a one-line UsageError naming file, env and sizes") {
+  const std::string walker = rlmpi::env::find_model_file("walker2d_v4.xml");
+  try {
+    rlmpi::env::Hopper h(GymVersion::v4, walker);
+    FAIL("no error");
+  } catch (const rlmpi::UsageError& e) {
+    const std::string msg = e.what();
+    MESSAGE(msg);
+    CHECK(msg.find("model file '" + walker + "' does not fit Hopper-v4: nq 9, expected 6; nv 9, expected 6; "
+                   "nu 6, expected 3 (allowed: a model of the Hopper: nq 6, nv 6, nu 3, root joints slide, "
+                   "slide, hinge)") == 0);
+    CHECK(msg.find('\n') == std::string::npos);
+  }
+  // Same sizes, but the root is not (x slide, z slide, angle hinge): rewards would read garbage.
+  const std::string xml = read_file(rlmpi::env::find_model_file("hopper.xml"));
+  TempDir tmp;
+  const std::string hinge_root = (tmp.path / "hopper_hinge_root.xml").string();
+  std::ofstream(hinge_root) << replace_once(xml, R"(name="rootx" type="slide")", R"(name="rootx" type="hinge")");
+  try {
+    rlmpi::env::Hopper h(GymVersion::v5, hinge_root);
+    FAIL("no error");
+  } catch (const rlmpi::UsageError& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("does not fit Hopper-v5: root joints hinge, slide, hinge, expected slide, slide, hinge") !=
+          std::string::npos);
+  }
+  // The Ant reads cfrc_ext of exactly 14 bodies.
+  const std::string ant_xml = read_file(rlmpi::env::find_model_file("ant.xml"));
+  const std::string extra_body = (tmp.path / "ant_extra_body.xml").string();
+  std::ofstream(extra_body) << replace_once(ant_xml, "</worldbody>",
+                                            R"(<body name="extra" pos="5 5 0"><geom size="0.1" type="sphere"/></body></worldbody>)");
+  try {
+    rlmpi::env::Ant a(GymVersion::v5, extra_body);
+    FAIL("no error");
+  } catch (const rlmpi::UsageError& e) {
+    CHECK(std::string(e.what()).find("does not fit Ant-v5: nbody 15, expected 14 (allowed:") != std::string::npos);
+  }
+}
+
+TEST_CASE("mujoco: every env with every other robot's model under its file name (RLMPI_MODEL_DIR)") {
+  // Sizes of the model files: robots with equal sizes (HalfCheetah, Walker2d) cannot be told apart
+  // and run (wrongly, but within bounds); every other swap is a UsageError.
+  const struct {
+    const char* file;
+    const char* robot;
+  } donors[] = {{"half_cheetah.xml", "HalfCheetah"}, {"hopper.xml", "Hopper"}, {"walker2d_v4.xml", "Walker2d"},
+                {"walker2d_v5.xml", "Walker2d"},     {"swimmer.xml", "Swimmer"}, {"ant.xml", "Ant"}};
+  const auto shape_class = [](const std::string& robot) {
+    return robot == "Walker2d" ? std::string("HalfCheetah") : robot;  // 9 9 6, planar
+  };
+  for (const auto& d : donors) {
+    // Every file name the envs look up holds the donor model.
+    TempDir tmp;
+    const std::string xml = read_file(rlmpi::env::find_model_file(d.file));
+    for (const char* f : {"half_cheetah.xml", "hopper.xml", "walker2d_v4.xml", "walker2d_v5.xml", "swimmer.xml",
+                          "ant.xml"})
+      std::ofstream((tmp.path / f).string()) << xml;
+    const ScopedEnv env("RLMPI_MODEL_DIR", tmp.path.string());
+    for (const char* id : kIds) {
+      const std::string robot = std::string(id).substr(0, std::string(id).find('-'));
+      const bool fits = shape_class(robot) == shape_class(d.robot);
+      CAPTURE(id);
+      CAPTURE(d.file);
+      if (fits) {
+        const auto e = make_env(id);
+        std::vector<double> obs(static_cast<std::size_t>(e->obs_dim()));
+        e->reset(1, obs);
+        for (int t = 0; t < 5; ++t)
+          e->step(std::vector<double>(static_cast<std::size_t>(e->act_dim()), 0.1), obs);
+      } else {
+        try {
+          make_env(id);
+          FAIL("no error");
+        } catch (const rlmpi::UsageError& e) {
+          const std::string msg = e.what();
+          CHECK(msg.find("does not fit " + std::string(id) + ": ") != std::string::npos);
+          CHECK(msg.find(tmp.path.string()) != std::string::npos);
+          CHECK(msg.find('\n') == std::string::npos);
+        }
+      }
+    }
+  }
+}

@@ -108,9 +108,14 @@ def case_signal(np_, tmp):
                 break
             time.sleep(0.05)
         if p.poll() is None:
+            ranks = list(rank_pids(cut).values())
             p.send_signal(signal.SIGUSR1)  # mpirun forwards SIGUSR1 to the ranks
             time.sleep(0.05)
-            p.send_signal(signal.SIGUSR1)  # a second signal during the stop must not corrupt anything
+            for pid in ranks:  # a second signal during the stop must not corrupt anything (sent to
+                try:           # the ranks: mpirun itself may already be exiting and die of it)
+                    os.kill(pid, signal.SIGUSR1)
+                except ProcessLookupError:
+                    pass
         out, err = p.communicate(timeout=300)
         if p.returncode == 3:
             break

@@ -7,6 +7,7 @@
 // extended to several envs per rank) and then continues its own RNG stream; the rank's action
 // sampling uses its own stream derived from the same number; network parameters are initialised
 // from `seed` on rank 0 and broadcast.
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -23,6 +24,12 @@ namespace rlmpi::algo {
 // One epoch's statistics in column order (names as Spinning Up's logger), identical on every
 // rank, plus this rank's finished episodes (gathered to rank 0 in `episodes_*`).
 struct EpochResult {
+  // The rollout was abandoned because a stop was requested on some rank (see set_stop_check):
+  // nothing else is set, the trainer is mid-epoch and must not be checkpointed or continued.
+  bool stopped = false;
+  // The first non-finite quantity after the update ("pi_params", "LossV", ...), or empty. The
+  // same on every rank (parameters and statistics are identical everywhere).
+  std::string non_finite;
   std::vector<std::pair<std::string, double>> stats;
   // Rank 0 only: every finished episode of the epoch, all ranks, in rank order.
   std::vector<double> episode_return, episode_length, episode_rank;
@@ -50,6 +57,9 @@ class Trainer {
   Trainer& operator=(Trainer&&) noexcept;
 
   EpochResult run_epoch();
+  // Polled once per environment step: when it returns true on any rank, every rank abandons the
+  // epoch's rollout and run_epoch() returns with `stopped` (one extra allreduce per epoch).
+  void set_stop_check(std::function<bool()> stop);
 
   int epoch() const;
   long long total_env_steps() const;

@@ -4,13 +4,16 @@
 #include <string>
 
 #include "rlmpi/cli/config.hpp"
+#include "rlmpi/core/signals.hpp"
 #include "rlmpi/mpi/comm.hpp"
 
 namespace rlmpi::cli {
 
 // Each returns the process exit code (same on every rank). A UsageError thrown on every rank
 // before the first collective operation is turned into exit code 2 on every rank by main().
-int run_train(const Config& cfg, const mpi::Comm& world);
+// `signals` is the program's stop flag (installed before MPI starts and kept until exit, so a
+// signal is never lost at start-up nor fatal during shutdown).
+int run_train(const Config& cfg, const mpi::Comm& world, const StopSignals& signals);
 int run_envs(const Config& cfg, const mpi::Comm& world);
 int run_eval(const Config& cfg, const mpi::Comm& world);
 

@@ -59,6 +59,26 @@ class MujocoModel {
 // directory); the envs report instabilities through Env::diverged() instead.
 std::shared_ptr<const MujocoModel> load_mujoco_model(const std::string& path);
 
+// What a robot's code indexes in its model, checked right after loading: a model file of
+// another robot (e.g. a Walker2d MJCF saved as hopper.xml) is then a UsageError instead of
+// reads and writes past the ends of qpos, qvel, ctrl or cfrc_ext. Sizes are exact because the
+// observation and action sizes are those of the registered env; the first joints carry the
+// root coordinates that rewards and health rules read from qpos[0..2]. No env reads a sensor.
+struct ModelShape {
+  enum class Root { Planar, Free };  // slide, slide, hinge (x, z or y, angle) | one free joint
+  const char* robot;                 // "Hopper": the message names the robot's model
+  int nq, nv, nu;
+  int nbody;  // -1: any number (no env reads per-body arrays except the Ant)
+  Root root;
+};
+
+// The sizes of `m` that differ from `shape` ("nq 9, expected 6; nu 6, expected 3"), empty when
+// it fits. Exposed for tests; MujocoEnv throws the UsageError below with it.
+std::string model_mismatch(const mjModel_* m, const ModelShape& shape);
+// When `model` does not have `shape`: rlmpi::UsageError "model file '<path>' does not fit <env id>:
+// <mismatch> (allowed: a model of the <robot>: <its sizes>)".
+void check_model_shape(const MujocoModel& model, const ModelShape& shape, const std::string& env_id);
+
 class MujocoEnv : public EnvBase {
  public:
   ~MujocoEnv() override;
@@ -81,9 +101,11 @@ class MujocoEnv : public EnvBase {
   int nv() const { return nv_; }
 
  protected:
-  // `info_names`: the InfoTerm names this env reports, in order (at most kMaxInfo).
+  // `info_names`: the InfoTerm names this env reports, in order (at most kMaxInfo). `shape`:
+  // what the robot indexes (check_model_shape, before any MuJoCo data is made).
   MujocoEnv(std::string id, GymVersion version, std::shared_ptr<const MujocoModel> model,
-            int frame_skip, int obs_dim, std::span<const char* const> info_names);
+            const ModelShape& shape, int frame_skip, int obs_dim,
+            std::span<const char* const> info_names);
 
   // Writes the initial qpos/qvel: `qpos` holds the model's qpos0 and `qvel` zeros on entry;
   // add the robot's noise from rng_ (qpos noise first, then qvel, as Gymnasium draws them).

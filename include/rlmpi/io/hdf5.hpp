@@ -105,6 +105,22 @@ std::vector<T> read_all(Id dataset);
 template <class T>
 void require_type(Id dataset, std::string_view what);
 
+// ---- whole 1-D datasets under HDF5's Fletcher32 checksum (checkpoints)
+// Creates `name` holding `values` (T as above), chunked to its own size (chunks of at most
+// kChecksummedChunkRows rows, one chunk for small arrays) with the Fletcher32 filter: HDF5
+// checksums every chunk on write and verifies it on every read, so reading a chunk whose bytes
+// changed on disk fails ("... data error detected by Fletcher32 checksum").
+inline constexpr long long kChecksummedChunkRows = 1 << 16;
+template <class T>
+Dataset write_checksummed(Id loc, const std::string& name, std::span<const T> values);
+// Whether the dataset's chunks carry HDF5's Fletcher32 checksum.
+bool has_fletcher32(Id dataset);
+
+// ---- small string tables: a 1-D dataset of variable-length UTF-8 strings, created or replaced
+// whole (h5py reads it as an array of bytes; .asstr() gives str)
+void write_strings(Id loc, const std::string& name, const std::vector<std::string>& values);
+std::vector<std::string> read_strings(Id dataset);
+
 // ---- attributes (strings: scalar variable-length UTF-8; double: float64; int64: int64)
 void write_attribute(Id obj, const std::string& name, const AttrValue& value);
 AttrValue read_attribute(Id obj, const std::string& name);

@@ -10,6 +10,9 @@
 //   /episodes/epoch    int64   [episodes] 0-based row in /epochs of the epoch it finished in
 //   /<group>/<name>    float64 [n]        set_vector(): the latest value of a state vector,
 //                                         e.g. /normalizer/obs_mean (replaced at each call)
+//   /changes/epoch     int64   [changes]  append_change(): options changed when the run was
+//   /changes/{option,old,new}  UTF-8 [changes]   resumed (--allow-change); epoch = the first
+//                                         epoch trained with the new value
 //
 // Durability and live reading: the writer keeps the whole file in memory (HDF5 "core" driver)
 // and commit() replaces the file on disk atomically: the complete image goes to "<path>.tmp",
@@ -61,6 +64,11 @@ class RunFile {
   // Creates or replaces /<group>/<name> with `values` (not /epochs or /episodes): state that
   // has one current value, such as the observation normaliser's statistics.
   void set_vector(const std::string& group, const std::string& name, std::span<const double> values);
+  // Creates or replaces a root attribute (e.g. config.epochs when a resume extends the run).
+  void set_attribute(const std::string& name, const AttrValue& value);
+  // Appends a row to /changes.
+  void append_change(long long epoch, const std::string& option, const std::string& old_value,
+                     const std::string& new_value);
   // Makes everything appended so far durable and visible to readers (atomic replace + fsync).
   void commit();
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -46,6 +47,10 @@ class Activity {
   std::atomic<double> since_{-1.0};
 };
 
+// Thrown on every rank at once by a vector average() when some rank's stop check fired (see
+// Comm::with_stop_check). Not a std::exception: it is a request, caught by the trainer.
+struct StopRequested {};
+
 // A non-owning handle on a communicator.
 class Comm {
  public:
@@ -55,6 +60,15 @@ class Comm {
   Comm timed(double* seconds) const {
     Comm c(*this);
     c.seconds_ = seconds;
+    return c;
+  }
+
+  // A copy whose vector averages (gradients, Fisher-vector products) also carry `*check()` of
+  // every rank in one extra element and throw StopRequested on all ranks when any was true: a
+  // signal stops a long update within one iteration. `check` must outlive the copy.
+  Comm with_stop_check(const std::function<bool()>* check) const {
+    Comm c(*this);
+    c.stop_ = check;
     return c;
   }
 
@@ -103,9 +117,15 @@ class Comm {
   std::vector<double> gather(std::span<const double> local, int root = 0) const;
 
  private:
+  bool stop_wanted() const { return stop_ && *stop_ && (*stop_)(); }
+
   MPI_Comm comm_;
   Activity* activity_ = nullptr;
   double* seconds_ = nullptr;
+  const std::function<bool()>* stop_ = nullptr;
+  // Vector + stop flag, for averages with a stop check (kept to avoid an allocation per call).
+  mutable std::vector<double> scratch_;
+  mutable std::vector<float> scratch_f_;
 };
 
 // Owns MPI_Init/MPI_Finalize. Errors on MPI_COMM_WORLD abort the whole job with MPI's

@@ -10,6 +10,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 
+#include "rlmpi/core/safe_resize.hpp"
 #include "rlmpi/core/types.hpp"
 #include "rlmpi/nn/abi.hpp"
 
@@ -31,8 +32,8 @@ class GemmWorkspace {
     GemmPlan p{k, m, n};
     Eigen::internal::computeProductBlockingSizes<T, T, 1>(p.kc, p.mc, p.nc, Index{1});
     const Index need_a = p.kc * p.mc, need_b = p.kc * p.nc;
-    if (block_a_.size() < need_a) block_a_.resize(need_a);
-    if (block_b_.size() < need_b) block_b_.resize(need_b);
+    safe_grow(block_a_, need_a);  // not resize(): exception safety, see safe_resize.hpp
+    safe_grow(block_b_, need_b);
     return p;
   }
 

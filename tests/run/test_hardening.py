@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""Regression tests of the hardening issue (#16): each case reproduces one defect of an earlier
+rlmpi and checks the fixed behaviour on the real binary.
+
+usage: test_hardening.py RLMPI MPIEXEC CASE
+CASE: ini-switches, resume-no-checkpoint, divergence, signals, resume-out, lock-full-disk,
+      epochs-done, default-out, config-stream, empty-value
+"""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+RLMPI, MPIEXEC, CASE = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
+TIMING = {"Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO", "UpdateGFLOPS", "StepsPerSecond"}
+SMALL = ["--steps-per-epoch", "800", "--hid", "16", "--train-pi-iters", "20", "--train-v-iters", "20", "--quiet"]
+
+
+def cmd(np_, *args):
+    return [MPIEXEC, "-q", "-n", str(np_), "--oversubscribe", RLMPI, *args]
+
+
+def run(np_, *args, expect=0, **kw):
+    p = subprocess.run(cmd(np_, *args), capture_output=True, text=True, timeout=600, **kw)
+    if p.returncode != expect:
+        sys.exit(f"FAIL: {' '.join(cmd(np_, *args))} exited {p.returncode}, expected {expect}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def one_error_line(p, *needles):
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+def epochs_of(path):
+    with h5py.File(path, "r") as f:
+        return {k: f["epochs"][k][:] for k in f["epochs"]}, {k: f["episodes"][k][:] for k in f["episodes"]}
+
+
+def same_run(a, b):
+    ea, pa = epochs_of(a)
+    eb, pb = epochs_of(b)
+    assert ea.keys() == eb.keys()
+    for k in ea:
+        if k not in TIMING and not np.array_equal(ea[k], eb[k], equal_nan=True):
+            sys.exit(f"FAIL: /epochs/{k} differs:\n{ea[k]}\n{eb[k]}")
+    for k in pa:
+        assert np.array_equal(pa[k], pb[k]), k
+    return len(ea["Epoch"])
+
+
+def n_epochs(run_dir):
+    with h5py.File(f"{run_dir}/run.h5", "r") as f:
+        return len(f["epochs/Epoch"])
+
+
+def case_ini_switches(tmp):
+    """Switch values in a --config file mean what they say (any value used to turn a switch on)."""
+    ini = f"{tmp}/s.ini"
+    with open(ini, "w") as f:
+        f.write("normalize-obs = 0\nanneal-lr = off\nnormalize-reward = false\nclip-vloss = yes\nquiet = on\n")
+    run(1, "--epochs", "1", "--out", f"{tmp}/r", "--config", ini, *SMALL)
+    with h5py.File(f"{tmp}/r/run.h5", "r") as f:
+        got = {k: int(f.attrs[f"config.{k}"]) for k in ["normalize-obs", "anneal-lr", "normalize-reward", "clip-vloss"]}
+    assert got == {"normalize-obs": 0, "anneal-lr": 0, "normalize-reward": 0, "clip-vloss": 1}, got
+    # `force = 0` once deleted an existing run: now refused, the run untouched.
+    with open(f"{tmp}/force.ini", "w") as f:
+        f.write("force = 0\n")
+    p = run(1, "--epochs", "1", "--out", f"{tmp}/r", "--config", f"{tmp}/force.ini", *SMALL, expect=2)
+    one_error_line(p, "'force'", "command-line only")
+    assert n_epochs(f"{tmp}/r") == 1
+    print("INI switches: 0/off/false stored as 0, yes as 1; force in a file refused, the run kept")
+
+
+def case_resume_no_checkpoint(tmp):
+    """--resume auto on a run file with epochs but no checkpoint starts over (a requeue loop
+    used to fail for ever), and says so; the result equals a straight run."""
+    straight, cut = f"{tmp}/straight", f"{tmp}/cut"
+    run(2, "--epochs", "3", "--out", straight, *SMALL)
+    run(2, "--epochs", "2", "--out", cut, *SMALL)
+    os.unlink(f"{cut}/checkpoint.h5")  # as if killed between the run-file commit and the checkpoint
+    p = run(2, "--epochs", "3", "--out", cut, "--resume", "auto", *SMALL)
+    assert "holds a run file with 2 epoch(s) but no checkpoint: --resume auto starts the run over" in p.stderr, p.stderr
+    assert same_run(f"{straight}/run.h5", f"{cut}/run.h5") == 3
+    # Without --resume auto the run is still protected.
+    os.unlink(f"{cut}/checkpoint.h5")
+    p = run(2, "--epochs", "3", "--out", cut, *SMALL, expect=2)
+    one_error_line(p, "already holds a run")
+    print("resume auto without a checkpoint: started over, identical to a straight run")
+
+
+def case_divergence(tmp):
+    """NaN/inf parameters or losses stop the run with exit 1 naming the epoch and quantity; the
+    last good checkpoint is never overwritten."""
+    d = f"{tmp}/vf"
+    p = run(2, "--vf-lr", "1e300", "--epochs", "4", "--out", d, *SMALL, expect=1)
+    one_error_line(p, "training diverged in epoch 0", "is not finite", "no checkpoint was written")
+    assert not os.path.exists(f"{d}/checkpoint.h5") and not os.path.exists(f"{d}/rlmpi.lock")
+    assert n_epochs(d) == 1  # the diverged epoch is in the run file: it shows the NaN
+    d = f"{tmp}/pi"
+    run(2, "--env", "MountainCarContinuous-v0", "--epochs", "2", "--out", d, *SMALL)
+    with open(f"{d}/checkpoint.h5", "rb") as f:
+        good = f.read()
+    p = run(2, "--env", "MountainCarContinuous-v0", "--epochs", "4", "--out", d, "--resume", "auto",
+            "--pi-lr", "1e6", "--allow-change", *SMALL, expect=1)
+    line = one_error_line(p, "training diverged in epoch 2", "the checkpoint of epoch 1 is kept")
+    with open(f"{d}/checkpoint.h5", "rb") as f:
+        assert f.read() == good, "the good checkpoint was overwritten"
+    run(1, "eval", d, "--episodes", "2")  # the kept checkpoint still evaluates
+    print("divergence:", line)
+
+
+def wait_for_epochs(run_dir, n, proc, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if os.path.exists(f"{run_dir}/checkpoint.h5") and n_epochs(run_dir) >= n:
+                return
+        except (OSError, KeyError):
+            pass
+        time.sleep(0.05)
+    sys.exit(f"FAIL: {run_dir} never reached {n} epochs (exit {proc.poll()})")
+
+
+def case_signals(tmp):
+    """SIGTERM to mpirun, and Ctrl-C (SIGINT) to its process group, during a long epoch: mpirun
+    passes SIGTERM on after 1 s and kills after 2 s; the ranks stop at the next step or update
+    iteration, drop the epoch in progress, keep every finished one and remove the lock; resume
+    then gives the uninterrupted result."""
+    args = ["--epochs", "4", "--steps-per-epoch", "16000", "--hid", "32", "--quiet"]
+    ref = f"{tmp}/ref"
+    run(2, *args, "--out", ref)
+    for how in ["TERM to mpirun", "INT to the process group"]:
+        d = f"{tmp}/{how.split()[0]}"
+        p = subprocess.Popen(cmd(2, *args, "--out", d), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+        wait_for_epochs(d, 1, p)
+        time.sleep(0.3)  # into the next epoch
+        t0 = time.time()
+        if how.startswith("TERM"):
+            p.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(p.pid, signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+        waited = time.time() - t0
+        if "stopped by a signal" not in err:
+            sys.exit(f"FAIL: {how}: exit {p.returncode} after {waited:.1f} s without a graceful stop\n{err}")
+        assert not os.path.exists(f"{d}/rlmpi.lock"), "stale lock"
+        assert p.returncode in (1, 3), p.returncode  # mpirun's own code is 1 when it was signalled itself
+        kept = n_epochs(d)
+        assert kept >= 1
+        run(2, *args, "--out", d, "--resume", "auto")
+        assert same_run(f"{ref}/run.h5", f"{d}/run.h5") == 4
+        print(f"{how}: stopped after {waited:.1f} s (mpirun exit {p.returncode}), {kept} epoch(s) kept, resumed "
+              f"identical to the straight run")
+
+
+def case_resume_out(tmp):
+    """--resume CKPT --out OTHER used to extend the source run in place, ignoring --out."""
+    src = f"{tmp}/src"
+    run(1, "--epochs", "2", "--out", src, *SMALL)
+    p = run(1, "--epochs", "3", "--resume", f"{src}/checkpoint.h5", "--out", f"{tmp}/other", *SMALL, expect=2)
+    one_error_line(p, "continues the run in", "not in --out")
+    assert n_epochs(src) == 2 and not os.path.exists(f"{tmp}/other/run.h5")
+    run(1, "--epochs", "3", "--resume", f"{src}/checkpoint.h5", "--out", src, *SMALL)  # the same directory is fine
+    assert n_epochs(src) == 3
+    print("--resume CKPT --out OTHER refused; --out of the checkpoint's own directory accepted")
+
+
+def case_lock_full_disk(tmp):
+    """A full disk at start left an empty rlmpi.lock that blocked the directory for ever."""
+    mnt = f"{tmp}/full"
+    os.makedirs(mnt)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt], capture_output=True).returncode != 0:
+        print("SKIP: cannot mount a small tmpfs here (not root?)")
+        return
+    try:
+        os.makedirs(f"{mnt}/run")
+        fd = os.open(f"{mnt}/filler", os.O_WRONLY | os.O_CREAT)  # fill the file system
+        try:
+            while os.write(fd, b"x" * 4096) > 0:
+                pass
+        except OSError:
+            pass
+        os.close(fd)
+        p = run(1, "--epochs", "1", "--out", f"{mnt}/run", *SMALL, expect=2)
+        one_error_line(p, "cannot create lock file", "No space left on device")
+        assert os.listdir(f"{mnt}/run") == [], os.listdir(f"{mnt}/run")
+        os.unlink(f"{mnt}/filler")
+        # An empty lock left by an older rlmpi is taken over, not "in use (pid 0)".
+        open(f"{mnt}/run/rlmpi.lock", "w").close()
+        p = run(1, "--epochs", "1", "--out", f"{mnt}/run", *SMALL)
+        assert "taking over the stale lock" in p.stderr, p.stderr
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+    print("full disk: exit 2 naming ENOSPC, no lock left; an empty lock is taken over")
+
+
+def case_epochs_done(tmp):
+    """--epochs at or below the checkpoint's epoch printed 'epochs 3..1': now says so, changes nothing."""
+    d = f"{tmp}/r"
+    run(1, "--epochs", "3", "--out", d, *SMALL)
+    with open(f"{d}/run.h5", "rb") as f:
+        before = f.read()
+    p = run(1, "--epochs", "2", "--out", d, "--resume", "auto", *SMALL)
+    assert "nothing to do" in p.stdout and "already holds 3 epoch(s)" in p.stdout, p.stdout
+    with open(f"{d}/run.h5", "rb") as f:
+        assert f.read() == before
+    print("--epochs below the run's: 'nothing to do', exit 0, run file untouched")
+
+
+def case_default_out(tmp):
+    """Two runs with the default --out started in the same second used to collide."""
+    procs = [subprocess.Popen(cmd(1, "--epochs", "1", *SMALL), cwd=tmp, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    dirs = sorted(os.listdir(f"{tmp}/runs"))
+    assert len(dirs) == 3 and all(os.path.exists(f"{tmp}/runs/{d}/run.h5") for d in dirs), dirs
+    print("3 runs with the default --out at once: 3 directories,", dirs)
+
+
+def case_config_stream(tmp):
+    """--config is read once by rank 0 and broadcast; streams and devices are refused (ranks used
+    to read different bytes and hang, die or train with mixed settings)."""
+    p = subprocess.run(cmd(2, "--config", "/dev/stdin", "--epochs", "1", *SMALL), input="gamma = 0.5\n",
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    one_error_line(p, "not a regular file")
+    fifo = f"{tmp}/fifo"
+    os.mkfifo(fifo)
+    p = run(2, "--config", fifo, "--epochs", "1", *SMALL, expect=2)
+    one_error_line(p, "not a regular file")
+    ini = f"{tmp}/g.ini"
+    with open(ini, "w") as f:
+        f.write("gamma = 0.5\n")
+    run(2, "--config", ini, "--epochs", "1", "--out", f"{tmp}/g", *SMALL)
+    with h5py.File(f"{tmp}/g/run.h5", "r") as f:
+        assert f.attrs["config.gamma"] == 0.5
+    print("--config: /dev/stdin and a FIFO refused with exit 2; a file is read once and used by every rank")
+
+
+def case_empty_value(tmp):
+    p = run(1, "--env", "", expect=2)
+    one_error_line(p, "invalid value '' for --env")
+    p = run(1, "--config", "", expect=2)
+    one_error_line(p, "cannot read --config file ''")
+    print("empty values: named as bad values of their option")
+
+
+CASES = {
+    "ini-switches": case_ini_switches, "resume-no-checkpoint": case_resume_no_checkpoint,
+    "divergence": case_divergence, "signals": case_signals, "resume-out": case_resume_out,
+    "lock-full-disk": case_lock_full_disk, "epochs-done": case_epochs_done, "default-out": case_default_out,
+    "config-stream": case_config_stream, "empty-value": case_empty_value,
+}
+
+with tempfile.TemporaryDirectory(prefix="rlmpi-hardening-", ignore_cleanup_errors=True) as tmp:
+    if CASE not in CASES:
+        sys.exit(f"unknown case {CASE} (allowed: {', '.join(CASES)})")
+    CASES[CASE](tmp)
+print("1 passed, 0 failed")
