@@ -119,11 +119,11 @@ std::string join_ints(const std::vector<int>& v) {
   return s;
 }
 
+// The shortest text that reads back as exactly v (0.99, not 0.98999999999999999).
 std::string fmt(double v) {
-  std::ostringstream os;
-  os.precision(17);
-  os << v;
-  return os.str();
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 // One row per option: name, default shown in --help, help text, how to apply a value.
@@ -483,6 +483,13 @@ std::string read_config_file(const std::string& path) {
 Config parse_command_line(int argc, const char* const* argv, const ConfigReader& read_config) {
   Config cfg;
   std::vector<std::string> args(argv + 1, argv + argc);
+  for (int i = 0; i < argc; ++i) {  // shell-quoted where needed, for the run file
+    const std::string a = argv[i];
+    const bool plain = !a.empty() && a.find_first_of(" \t\n'\"\\$`*?;&|<>()") == std::string::npos;
+    std::string q = "'";
+    for (char ch : a) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+    cfg.command_line += (i ? " " : "") + (plain ? a : q + "'");
+  }
 
   // Subcommand: first argument that is not an option.
   if (!args.empty() && !args.front().empty() && args.front()[0] != '-') {

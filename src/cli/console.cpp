@@ -3,25 +3,14 @@
 #include <cstdio>
 #include <string>
 
+#include "rlmpi/algo/columns.hpp"
+
 namespace rlmpi::cli {
 namespace {
 
-// Columns printed per epoch (the run file holds them all).
 bool printed(const std::string& c) {
-  for (const char* p : {"Epoch", "AverageEpRet", "StdEpRet", "MaxEpRet", "MinEpRet", "EpLen", "AverageVVals", "LossPi",
-                        "LossV", "KL", "Entropy", "ClipFrac", "StopIter", "Beta", "BacktrackIters",
-                        "TotalEnvInteracts", "StepsPerSecond", "Time"})
-    if (c == p) return true;
-  return false;
-}
-
-std::string short_name(const std::string& c) {
-  if (c == "AverageEpRet") return "AvgEpRet";
-  if (c == "AverageVVals") return "AvgVVals";
-  if (c == "TotalEnvInteracts") return "EnvSteps";
-  if (c == "StepsPerSecond") return "Steps/s";
-  if (c == "BacktrackIters") return "Backtrack";
-  return c;
+  const auto* info = algo::find_column(c);
+  return info && info->printed;
 }
 
 // The epoch's wall time split into rollout / update / MPI / file writes, in percent.
@@ -32,7 +21,7 @@ constexpr const char* kShareNames[] = {"Roll%", "Upd%", "Comm%", "IO%"};
 
 void print_header(const algo::EpochResult& r) {
   for (const auto& [k, v] : r.stats)
-    if (printed(k)) std::printf("%10s ", short_name(k).c_str());
+    if (printed(k)) std::printf("%10s ", algo::find_column(k)->short_name);
   for (const char* n : kShareNames) std::printf("%5s ", n);
   std::printf("\n");
 }
@@ -40,7 +29,7 @@ void print_header(const algo::EpochResult& r) {
 void print_row(const algo::EpochResult& r) {
   for (const auto& [k, v] : r.stats) {
     if (!printed(k)) continue;
-    if (k == "Epoch" || k == "TotalEnvInteracts" || k == "StopIter" || k == "BacktrackIters")
+    if (algo::find_column(k)->integer)
       std::printf("%10.0f ", v);
     else
       std::printf("%10.4g ", v);

@@ -12,6 +12,7 @@
 
 #include "checkpointing.hpp"
 #include "console.hpp"
+#include "rlmpi/algo/columns.hpp"
 #include "rlmpi/algo/trainer.hpp"
 #include "rlmpi/cli/app.hpp"
 #include "rlmpi/cli/run_lock.hpp"
@@ -74,13 +75,54 @@ void append_to_run_file(io::RunFile& run, const algo::EpochResult& r, const algo
   run.commit();
 }
 
-// An attribute as option text (integers without a decimal point, doubles with 17 digits).
+// Every /epochs column exists from the start (a run stopped before its first epoch still has
+// them, empty) and carries its description and units (algo/columns.hpp).
+void describe_columns(io::RunFile& run, const std::vector<std::string>& columns) {
+  run.declare_columns(columns);
+  for (const auto& c : columns) {
+    if (const auto* info = algo::find_column(c)) {
+      run.set_column_attribute(c, "description", info->description);
+      if (*info->units) run.set_column_attribute(c, "units", info->units);
+    } else {
+      run.set_column_attribute(c, "description", algo::info_column_description(c));
+    }
+  }
+}
+
+// How the run was started: every start's command line, and how many restarts (resumes).
+void record_start(io::RunFile& run, const Config& cfg, bool resume) {
+  std::int64_t restarts = 0;
+  std::string lines;
+  if (resume) {
+    if (const auto v = run.attribute("restarts"); v && std::holds_alternative<std::int64_t>(*v))
+      restarts = std::get<std::int64_t>(*v) + 1;
+    if (const auto v = run.attribute("command_lines"); v && std::holds_alternative<std::string>(*v))
+      lines = std::get<std::string>(*v);
+  }
+  run.set_attribute("restarts", restarts);
+  run.set_attribute("command_lines", lines + iso_time_now() + " " + cfg.command_line + "\n");
+  run.set_attribute("exit_status", std::string("running"));
+}
+
+// How the run ended (rank 0; best effort: a failing disk must not hide the original error).
+void record_end(std::optional<io::RunFile>& run, const std::string& status) {
+  if (!run) return;
+  try {
+    run->set_attribute("end_time", iso_time_now());
+    run->set_attribute("exit_status", status);
+    run->commit();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rlmpi: warning: cannot record the end of the run in its file: %s\n", e.what());
+  }
+}
+
+// An attribute as option text (integers without a decimal point, doubles exact and shortest).
 std::string attribute_text(const io::AttrValue& v) {
   if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
-  if (const auto* d = std::get_if<double>(&v)) {
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%.17g", *d);
-    return buf;
+  if (const auto* d = std::get_if<double>(&v)) {  // shortest exact text, as the options print
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, *d);
+    return std::string(buf, r.ptr);
   }
   return std::get<std::string>(v);
 }
@@ -179,19 +221,16 @@ int run_train(const Config& cli_cfg, const mpi::Comm& world, const StopSignals& 
     try {
       run = plan.resume ? io::RunFile::open_for_resume(plan.run_file, trainer.epoch())
                         : io::RunFile::create(plan.run_file, run_attributes(cfg, world));
-      for (const char* c : {"Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO"}) run->set_units(c, "s");
-      run->set_units("StepsPerSecond", "steps/s");
-      run->set_units("UpdateGFLOPS", "GFLOP/s");
-      run->set_units("TotalEnvInteracts", "steps");
-      run->set_units("EpLen", "steps");
+      describe_columns(*run, trainer.columns());
+      record_start(*run, cfg, plan.resume);
       if (plan.resume) {  // the run's target and the options changed by this start
         run->set_attribute("config.epochs", static_cast<std::int64_t>(cfg.epochs));
         for (const auto& c : changes) {
           run->set_attribute("config." + c.option, typed(c.new_value));
           run->append_change(trainer.epoch(), c.option, c.old_value, c.new_value);
         }
-        run->commit();
       }
+      run->commit();
     } catch (const UsageError& e) {
       code = kExitUsage;
       message = e.what();
@@ -209,56 +248,66 @@ int run_train(const Config& cli_cfg, const mpi::Comm& world, const StopSignals& 
                 static_cast<long long>(trainer.pi_params().size()), static_cast<long long>(trainer.v_params().size()));
     std::fflush(stdout);
   }
-  int printed_rows = 0;
-  // A signal stops the rollout at the next environment step (mpirun gives its ranks about a
-  // second between SIGTERM and SIGKILL); one arriving during the update ends that epoch first.
-  trainer.set_stop_check([&signals] { return signals.received() != 0; });
-  int last_checkpoint = trainer.epoch();
-  while (trainer.epoch() < cfg.epochs) {
-    const algo::EpochResult r = trainer.run_epoch();
-    if (r.stopped) {
-      if (world.is_root())
-        std::fprintf(stderr,
-                     "rlmpi: stopped by a signal during epoch %d (dropped); resume with --resume auto --out %s "
-                     "(continues from epoch %d)\n",
-                     trainer.epoch(), plan.dir.c_str(), last_checkpoint);
-      return kExitStoppedResumable;
+  // How the run ends goes into its file: finished, stopped (above) or failed (a system error).
+  try {
+    int printed_rows = 0;
+    // A signal stops the rollout at the next environment step (mpirun gives its ranks about a
+    // second between SIGTERM and SIGKILL); one arriving during the update ends that epoch first.
+    trainer.set_stop_check([&signals] { return signals.received() != 0; });
+    int last_checkpoint = trainer.epoch();
+    while (trainer.epoch() < cfg.epochs) {
+      const algo::EpochResult r = trainer.run_epoch();
+      if (r.stopped) {
+        if (world.is_root()) record_end(run, "stopped by a signal during epoch " + std::to_string(trainer.epoch()));
+        if (world.is_root())
+          std::fprintf(stderr,
+                       "rlmpi: stopped by a signal during epoch %d (dropped); resume with --resume auto --out %s "
+                       "(continues from epoch %d)\n",
+                       trainer.epoch(), plan.dir.c_str(), last_checkpoint);
+        return kExitStoppedResumable;
+      }
+      const bool last = trainer.epoch() == cfg.epochs;
+      // One flag reduction per epoch: every rank stops after the same epoch (bit 1: a signal,
+      // bit 2: a non-finite quantity, the same on every rank by construction).
+      const int flags = static_cast<int>(
+          world.allreduce_max((signals.received() != 0 ? 1.0 : 0.0) + (r.non_finite.empty() ? 0.0 : 2.0)));
+      const bool stop = flags & 1, diverged = flags & 2;
+      const double io0 = MPI_Wtime();
+      if (world.is_root()) append_to_run_file(*run, r, trainer);  // the diverged epoch's row too: it shows the NaN
+      if (!diverged && (last || stop || trainer.epoch() % cfg.checkpoint_every == 0)) {
+        save_checkpoint(trainer, plan.checkpoint, cfg, world);
+        last_checkpoint = trainer.epoch();
+      }
+      trainer.add_io_seconds(MPI_Wtime() - io0);
+      if (world.is_root() && !cfg.quiet) {
+        if (printed_rows++ % 25 == 0) print_header(r);
+        print_row(r);
+      }
+      if (diverged) {
+        const std::string kept = last_checkpoint > 0 ? "the checkpoint of epoch " + std::to_string(last_checkpoint - 1) +
+                                                           " is kept"
+                                                     : "no checkpoint was written";
+        const std::string what =
+            "training diverged in epoch " + std::to_string(trainer.epoch() - 1) + ": " + r.non_finite + " is not finite";
+        if (world.is_root()) record_end(run, "failed: " + what);
+        if (world.is_root())
+          std::fprintf(stderr, "rlmpi: error: %s; %s (lower --pi-lr/--vf-lr, or set --max-grad-norm)\n", what.c_str(),
+                       kept.c_str());
+        return kExitFailure;
+      }
+      if (stop && !last) {
+        if (world.is_root()) record_end(run, "stopped by a signal after epoch " + std::to_string(trainer.epoch() - 1));
+        if (world.is_root())
+          std::fprintf(stderr, "rlmpi: stopped by a signal after epoch %d; resume with --resume auto --out %s\n",
+                       trainer.epoch() - 1, plan.dir.c_str());
+        return kExitStoppedResumable;
+      }
     }
-    const bool last = trainer.epoch() == cfg.epochs;
-    // One flag reduction per epoch: every rank stops after the same epoch (bit 1: a signal,
-    // bit 2: a non-finite quantity, the same on every rank by construction).
-    const int flags = static_cast<int>(
-        world.allreduce_max((signals.received() != 0 ? 1.0 : 0.0) + (r.non_finite.empty() ? 0.0 : 2.0)));
-    const bool stop = flags & 1, diverged = flags & 2;
-    const double io0 = MPI_Wtime();
-    if (world.is_root()) append_to_run_file(*run, r, trainer);  // the diverged epoch's row too: it shows the NaN
-    if (!diverged && (last || stop || trainer.epoch() % cfg.checkpoint_every == 0)) {
-      save_checkpoint(trainer, plan.checkpoint, cfg, world);
-      last_checkpoint = trainer.epoch();
-    }
-    trainer.add_io_seconds(MPI_Wtime() - io0);
-    if (world.is_root() && !cfg.quiet) {
-      if (printed_rows++ % 25 == 0) print_header(r);
-      print_row(r);
-    }
-    if (diverged) {
-      const std::string kept = last_checkpoint > 0 ? "the checkpoint of epoch " + std::to_string(last_checkpoint - 1) +
-                                                         " is kept"
-                                                   : "no checkpoint was written";
-      if (world.is_root())
-        std::fprintf(stderr,
-                     "rlmpi: error: training diverged in epoch %d: %s is not finite; %s (lower --pi-lr/--vf-lr, "
-                     "or set --max-grad-norm)\n",
-                     trainer.epoch() - 1, r.non_finite.c_str(), kept.c_str());
-      return kExitFailure;
-    }
-    if (stop && !last) {
-      if (world.is_root())
-        std::fprintf(stderr, "rlmpi: stopped by a signal after epoch %d; resume with --resume auto --out %s\n",
-                     trainer.epoch() - 1, plan.dir.c_str());
-      return kExitStoppedResumable;
-    }
+  } catch (const std::exception& e) {
+    if (world.is_root()) record_end(run, std::string("failed: ") + e.what());
+    throw;
   }
+  if (world.is_root()) record_end(run, "finished");
   return kExitOk;
 }
 

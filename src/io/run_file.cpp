@@ -88,7 +88,10 @@ struct RunFile::Impl {
   std::string path;
   h5::File file;
   Layout layout;
-  std::vector<std::pair<std::string, std::string>> pending_units;  // for columns not yet created
+  struct PendingAttribute {
+    std::string column, attr, text;
+  };
+  std::vector<PendingAttribute> pending;  // for columns not yet created
   long long last_episode_epoch = -1;
 };
 
@@ -181,19 +184,42 @@ RunFile RunFile::open_for_resume(const std::string& path, long long epochs) {
   return rf;
 }
 
-void RunFile::set_units(const std::string& column, const std::string& unit) {
+void RunFile::set_column_attribute(const std::string& column, const std::string& attr, const std::string& text) {
   h5::ErrorSilencer quiet;
   Layout& l = impl_->layout;
   auto it = std::find(l.columns.begin(), l.columns.end(), column);
   if (it != l.columns.end()) {
     h5::Id d = l.column_sets[static_cast<std::size_t>(it - l.columns.begin())].get();
-    if (H5Aexists(d, "units") > 0) h5::check_status(H5Adelete(d, "units"), "cannot replace units of " + column);
-    h5::write_attribute(d, "units", unit);
+    if (H5Aexists(d, attr.c_str()) > 0)
+      h5::check_status(H5Adelete(d, attr.c_str()), "cannot replace " + attr + " of " + column);
+    h5::write_attribute(d, attr, text);
   } else if (!l.columns.empty()) {
-    throw std::invalid_argument("run file: set_units for unknown column '" + column + "'");
+    throw std::invalid_argument("run file: " + attr + " for unknown column '" + column + "'");
   } else {
-    impl_->pending_units.emplace_back(column, unit);
+    impl_->pending.push_back({column, attr, text});
   }
+}
+
+void RunFile::declare_columns(const std::vector<std::string>& names) {
+  h5::ErrorSilencer quiet;
+  Layout& l = impl_->layout;
+  if (!l.columns.empty()) return;
+  if (names.empty()) throw std::invalid_argument("run file: no columns to declare");
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    check_column_name(names[i]);
+    for (std::size_t j = 0; j < i; ++j)
+      if (names[j] == names[i]) throw std::invalid_argument("run file: column '" + names[i] + "' declared twice");
+  }
+  for (const auto& p : impl_->pending)
+    if (std::find(names.begin(), names.end(), p.column) == names.end())
+      throw std::invalid_argument("run file: " + p.attr + " for unknown column '" + p.column + "'");
+  for (const auto& name : names) {
+    l.columns.push_back(name);
+    l.column_sets.push_back(h5::create_extendable<double>(l.epochs_group.get(), name, kEpochChunk));
+  }
+  auto pending = std::move(impl_->pending);
+  impl_->pending.clear();
+  for (const auto& p : pending) set_column_attribute(p.column, p.attr, p.text);
 }
 
 void RunFile::append_epoch(std::span<const std::pair<std::string, double>> row) {
@@ -207,15 +233,9 @@ void RunFile::append_epoch(std::span<const std::pair<std::string, double>> row) 
   }
   if (l.columns.empty()) {
     if (row.empty()) throw std::invalid_argument("run file: an epoch row needs at least one column");
-    for (const auto& [name, unit] : impl_->pending_units)
-      if (std::none_of(row.begin(), row.end(), [&](const auto& c) { return c.first == name; }))
-        throw std::invalid_argument("run file: set_units for unknown column '" + name + "'");
-    for (const auto& [name, value] : row) {
-      l.columns.push_back(name);
-      l.column_sets.push_back(h5::create_extendable<double>(l.epochs_group.get(), name, kEpochChunk));
-    }
-    for (const auto& [name, unit] : impl_->pending_units) set_units(name, unit);
-    impl_->pending_units.clear();
+    std::vector<std::string> names;
+    for (const auto& [name, value] : row) names.push_back(name);
+    declare_columns(names);
   }
   if (row.size() != l.columns.size())
     throw std::invalid_argument("run file: epoch row has " + std::to_string(row.size()) + " columns, the file has " +
@@ -276,6 +296,13 @@ void RunFile::set_vector(const std::string& group, const std::string& name, std:
                             : h5::create_extendable<double>(g.get(), name, std::max<long long>(1, static_cast<long long>(values.size())));
   h5::resize(d.get(), 0);
   h5::append<double>(d.get(), values);
+}
+
+std::optional<AttrValue> RunFile::attribute(const std::string& name) const {
+  h5::ErrorSilencer quiet;
+  const h5::Id f = impl_->file.get();
+  if (H5Aexists(f, name.c_str()) <= 0) return std::nullopt;
+  return h5::read_attribute(f, name);
 }
 
 void RunFile::set_attribute(const std::string& name, const AttrValue& value) {

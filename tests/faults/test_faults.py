@@ -66,7 +66,7 @@ TIMING = {"Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO", "UpdateGFLO
 TRAIN = ["--steps-per-epoch", "800", "--hid", "16", "--train-pi-iters", "20", "--train-v-iters", "20"]
 TARGETS = ("mpirun", "rank0", "rank1")
 MOMENTS = ("random", "run-write", "ckpt-due", "ckpt-write")
-HANG_SECONDS = 45  # mpirun ends a job a few seconds after one of its ranks died
+HANG_SECONDS = 30  # mpirun ends a job about 2 s after one of its ranks died (SIGTERM, 1 s, SIGKILL)
 # Per cadence and target: how many kills of each moment (scaled to --kills).
 MOMENT_WEIGHTS = {"random": 2, "run-write": 1, "ckpt-due": 1, "ckpt-write": 2}
 
@@ -199,7 +199,7 @@ def pids_with(marker):
     return out
 
 
-def kill_all_with(marker, timeout=30):
+def kill_all_with(marker, timeout=120):
     """SIGKILL every process whose command line holds `marker` until none is left; their pids."""
     killed, deadline = set(), time.monotonic() + timeout
     while True:
@@ -434,6 +434,7 @@ def attempt(binary, d, every, target, moment, rng, est, k0s):
             except ProcessLookupError:
                 pass
             rec["at"] = time.monotonic() - t0
+            t_kill = time.monotonic()
             for ev in watch.read(0):  # what had happened before the signal
                 st.apply(*ev)
             rec["phase"] = st.phase()
@@ -441,10 +442,16 @@ def attempt(binary, d, every, target, moment, rng, est, k0s):
             break
         # The job's end: mpirun aborts the job when a rank dies. Ranks orphaned by a killed
         # mpirun go on for a moment: they get up to a second to end on their own, then SIGKILL.
+        if p.poll() is None and not fired:  # a job that neither ended nor got its kill: hung by itself
+            rec["hung"] = diagnose([p.pid, *pids_with(d)])
         try:
             p.wait(timeout=HANG_SECONDS)
         except subprocess.TimeoutExpired:
-            rec["hung"] = diagnose([p.pid, *pids_with(d)])
+            # mpirun did not end the job: reported with what its processes were doing, then the
+            # test SIGKILLs all of them, as an operator would, and checks the directory as usual.
+            rec["slow"] = diagnose([p.pid, *pids_with(d)])
+        if fired:
+            rec["teardown"] = time.monotonic() - t_kill
         if fired and target == "mpirun":
             deadline = time.monotonic() + rng.uniform(0, 1.0)
             while pids_with(d) and time.monotonic() < deadline:
@@ -466,10 +473,13 @@ def attempt(binary, d, every, target, moment, rng, est, k0s):
     rec.update(exit=p.returncode, stdout=out, stderr=err, fired=fired, wall=time.monotonic() - t0)
     rec["cut"] = [f for f, o in (("checkpoint.h5.tmp", st.ckpt_tmp_open), ("run.h5.tmp", st.run_tmp_open)) if o]
     if rec.get("hung"):
-        raise Failure(f"the job did not end within {HANG_SECONDS} s of the SIGKILL of {target} "
-                      f"{describe(rec)}; then all of it was SIGKILLed (mpirun exit {p.returncode})\n"
-                      f"    command: {rec['cmd']}\n    processes when it hung:\n{rec['hung']}\n"
+        raise Failure(f"the job hung: neither ended nor reached its kill moment ({rec['when']}) in "
+                      f"{4 * HANG_SECONDS} s\n    command: {rec['cmd']}\n    processes:\n{rec['hung']}\n"
                       f"    stdout:\n{out}\n    stderr:\n{err}")
+    if rec.get("slow"):
+        print(f"  warning: the job did not end within {HANG_SECONDS} s of the SIGKILL of {target} "
+              f"{describe(rec)}; all of it SIGKILLed then\n    command: {rec['cmd']}\n"
+              f"    processes after {HANG_SECONDS} s:\n{rec['slow']}\n    stderr:\n{err}", flush=True)
     if st.on_disk_mem:
         raise Failure(f"in-memory HDF5 images appeared on disk: {sorted(st.on_disk_mem)}")
     # rlmpi's own errors (lock, resume, file writes) are failures whatever else happened.
@@ -764,6 +774,10 @@ def main():
               f"({sum(1 for r in window if r['phase'] == 'ckpt-write')} with checkpoint.h5.tmp open); "
               f"writes cut mid-file: checkpoint.h5.tmp {sum('checkpoint.h5.tmp' in r['cut'] for r in log)}, "
               f"run.h5.tmp {sum('run.h5.tmp' in r['cut'] for r in log)}")
+        tear = sorted(r["teardown"] for r in log if r["target"] != "mpirun")
+        print(f"  rank killed -> mpirun ended the job after: median {tear[len(tear) // 2]:.1f} s, max {tear[-1]:.1f} s; "
+              f"not within {HANG_SECONDS} s (then SIGKILLed by the test): {sum(1 for r in log if 'slow' in r)}"
+              if tear else "  no rank kills")
         print(f"  ranks left by a killed mpirun that were still running after up to 1 s (killed by the test): "
               f"{sum(r['survivors_killed'] for r in log if r['target'] == 'mpirun')}")
         planned = len(CADENCES) * max(1, ARGS.kills // len(CADENCES))

@@ -4,7 +4,7 @@ rlmpi and checks the fixed behaviour on the real binary.
 
 usage: test_hardening.py RLMPI MPIEXEC CASE
 CASE: ini-switches, resume-no-checkpoint, divergence, signals, resume-out, lock-full-disk,
-      epochs-done, default-out, config-stream, empty-value
+      epochs-done, default-out, config-stream, empty-value, resume-options, run-record
 """
 import os
 import signal
@@ -257,7 +257,66 @@ def case_empty_value(tmp):
     print("empty values: named as bad values of their option")
 
 
+def case_resume_options(tmp):
+    """A resume takes the run's options (it used to take today's defaults and silently change
+    the learning problem); a changed option is refused unless --allow-change, then recorded."""
+    common = ["--algo", "trpo", "--env", "Pendulum-v1", "--gamma", "0.98", "--normalize-obs", *SMALL]
+    straight, cut = f"{tmp}/straight", f"{tmp}/cut"
+    run(2, *common, "--epochs", "3", "--out", straight)
+    run(2, *common, "--epochs", "2", "--out", cut)
+    p = run(2, "--out", cut, "--resume", "auto", "--epochs", "3", "--gamma", "0.5", expect=2)
+    one_error_line(p, "--gamma '0.5' differs from the run's '0.98'", "--allow-change")
+    p = run(2, "--out", cut, "--resume", "auto", "--epochs", "3", "--algo", "ppo", expect=2)
+    one_error_line(p, "cannot resume with --algo 'ppo': the run was made with 'trpo'")
+    run(2, "--out", cut, "--resume", "auto", "--epochs", "3", "--quiet")  # nothing repeated
+    assert same_run(f"{straight}/run.h5", f"{cut}/run.h5") == 3
+    with h5py.File(f"{cut}/run.h5", "r") as f:
+        assert f.attrs["config.epochs"] == 3 and f.attrs["config.gamma"] == 0.98
+        assert f.attrs["config.normalize-obs"] == 1 and "changes" not in f
+    run(2, "--out", cut, "--resume", "auto", "--epochs", "4", "--vf-lr", "0.002", "--allow-change", "--quiet")
+    with h5py.File(f"{cut}/run.h5", "r") as f:
+        ch = f["changes"]
+        assert list(ch["epoch"][:]) == [3] and ch["option"].asstr()[:].tolist() == ["vf-lr"], dict(ch)
+        assert ch["old"].asstr()[0] == "0.001" and ch["new"].asstr()[0] == "0.002"
+        assert f.attrs["config.vf-lr"] == 0.002 and f.attrs["config.epochs"] == 4
+    print("resume: options taken from the run, bit-identical; changed --gamma/--algo refused; --allow-change "
+          "recorded in /changes")
+
+
+def case_run_record(tmp):
+    """The run file says how the run ended, how often it was started and with what, and what
+    each column means; a run killed before its first epoch still has its /epochs datasets."""
+    d = f"{tmp}/r"
+    run(1, "--epochs", "1", "--out", d, *SMALL)
+    run(1, "--epochs", "2", "--out", d, "--resume", "auto", *SMALL)
+    with h5py.File(f"{d}/run.h5", "r") as f:
+        assert f.attrs["exit_status"] == "finished" and f.attrs["restarts"] == 1, dict(f.attrs)
+        lines = f.attrs["command_lines"].strip().splitlines()
+        assert len(lines) == 2 and "--resume auto" in lines[1], lines
+        for name, ds in f["epochs"].items():
+            assert ds.attrs.get("description"), name
+        assert f["epochs/Time"].attrs["units"] == "s" and f["epochs/EpLen"].attrs["units"] == "steps"
+    p = run(2, "--vf-lr", "1e300", "--epochs", "3", "--out", f"{tmp}/nan", *SMALL, expect=1)
+    with h5py.File(f"{tmp}/nan/run.h5", "r") as f:
+        assert f.attrs["exit_status"].startswith("failed: training diverged in epoch 0"), f.attrs["exit_status"]
+    # Killed before its first epoch: every column is there, empty.
+    k = f"{tmp}/killed"
+    proc = subprocess.Popen(cmd(1, "--epochs", "5", "--out", k, "--steps-per-epoch", "200000", "--quiet"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(1200):
+        if os.path.exists(f"{k}/run.h5"):
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    subprocess.run(["pkill", "-KILL", "-f", k])
+    with h5py.File(f"{k}/run.h5", "r") as f:
+        assert f["epochs/AverageEpRet"].shape == (0,) and f.attrs["exit_status"] == "running"
+    print("run record: exit status, restarts, command lines, column descriptions/units; empty columns before epoch 0")
+
+
 CASES = {
+    "resume-options": case_resume_options, "run-record": case_run_record,
     "ini-switches": case_ini_switches, "resume-no-checkpoint": case_resume_no_checkpoint,
     "divergence": case_divergence, "signals": case_signals, "resume-out": case_resume_out,
     "lock-full-disk": case_lock_full_disk, "epochs-done": case_epochs_done, "default-out": case_default_out,

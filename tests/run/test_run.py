@@ -65,9 +65,10 @@ def case_resume(np_, tmp):
     straight, split = f"{tmp}/reset-straight", f"{tmp}/reset-split"
     run(np_, "--epoch-end", "reset", "--epochs", "4", "--out", straight, *SMALL)
     run(np_, "--epoch-end", "reset", "--epochs", "2", "--out", split, *SMALL)
-    p = run(np_, "--epochs", "4", "--out", split, "--resume", "auto", *SMALL, expect=2)  # modes do not mix
-    assert "--epoch-end reset, this run has continue" in p.stderr, p.stderr
-    run(np_, "--epoch-end", "reset", "--epochs", "4", "--out", split, "--resume", "auto", *SMALL)
+    p = run(np_, "--epoch-end", "continue", "--epochs", "4", "--out", split, "--resume", "auto", *SMALL,
+            expect=2)  # modes do not mix
+    assert "cannot resume with --epoch-end 'continue': the run was made with 'reset'" in p.stderr, p.stderr
+    run(np_, "--epochs", "4", "--out", split, "--resume", "auto", *SMALL)  # the run's own mode
     assert same_run(f"{straight}/run.h5", f"{split}/run.h5") == 4
     print(f"--epoch-end reset: 4 epochs straight == 2 + resumed 2 ({np_} rank(s))")
     # Float networks with the observation normaliser: resume is bit-exact too, and the run file
@@ -230,9 +231,10 @@ def case_errors(tmp):
     d = f"{tmp}/r"
     run(1, "--epochs", "2", "--out", d, *SMALL)
     p = run(1, "--epochs", "4", "--out", d, "--resume", "auto", "--algo", "trpo", *SMALL, expect=2)
-    assert "--algo ppo, this run has trpo" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    assert "cannot resume with --algo 'trpo': the run was made with 'ppo'" in p.stderr, p.stderr
+    assert p.stderr.count("\n") == 1, p.stderr
     p = run(1, "--epochs", "4", "--out", d, "--resume", "auto", "--hid", "8", expect=2)
-    assert "--hid 16, this run has 8" in p.stderr, p.stderr
+    assert "cannot resume with --hid '8': the run was made with '16'" in p.stderr, p.stderr
     with open(f"{d}/checkpoint.h5", "r+b") as f:  # corrupt the checkpoint
         f.seek(0)
         f.write(b"garbage" * 100)

@@ -2,7 +2,8 @@
 # Learning at scale (issue 15): does rlmpi learn as well with many ranks as with one?
 #   tools/bench/scale_learning.sh cartpole [OUT_DIR]   PPO and TRPO on CartPole-v1, seed 0, at
 #       1, 2, 4, 8 and 16 ranks, strong (--steps-per-epoch 4000, 50 epochs) and weak
-#       (--steps-per-rank 4000, 20 epochs: 16x the batch at 16 ranks).
+#       (--steps-per-rank 4000, 20 epochs: 16x the batch at 16 ranks), and strong at 16 ranks
+#       with --epoch-end reset (Spinning Up's behaviour) for comparison.
 #   tools/bench/scale_learning.sh hopper [OUT_DIR] [SEEDS]   PPO on Hopper-v4 at 2 and 16 ranks,
 #       1M steps (250 epochs of 4000), --epoch-end continue and reset, seeds 0 1 2.
 # Ranks beyond the cores are oversubscribed (sample efficiency does not depend on cores;
@@ -32,6 +33,9 @@ case $what in
         one "$out/$algo-strong-np$np" "$np" --algo "$algo" --env CartPole-v1 --seed 0 --epochs 50 --steps-per-epoch 4000
         one "$out/$algo-weak-np$np" "$np" --algo "$algo" --env CartPole-v1 --seed 0 --epochs 20 --steps-per-rank 4000
       done
+      # Spinning Up's epoch end at 16 ranks, for comparison: episodes cut at 250 steps are lost.
+      one "$out/$algo-strong-np16-reset" 16 --algo "$algo" --env CartPole-v1 --seed 0 --epochs 50 \
+        --steps-per-epoch 4000 --epoch-end reset
     done ;;
   hopper)
     out=${2:-bench-runs/scale-hopper}

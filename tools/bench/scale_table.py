@@ -107,8 +107,12 @@ def main():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         keys = sorted({(s[0], s[1], s[3].split("/")[1], s[4]) for s in groups})
-        fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
-        for ax, (algo, env, form, mode) in zip(axes[0], keys):
+        ncols = min(2, len(keys))
+        nrows = (len(keys) + ncols - 1) // ncols
+        fig, axes = plt.subplots(nrows, ncols, figsize=(6 * ncols, 4 * nrows), squeeze=False)
+        for ax in axes.flat[len(keys):]:
+            ax.set_visible(False)
+        for ax, (algo, env, form, mode) in zip(axes.flat, keys):
             for (a, e, np_, batch, m), rs in sorted(groups.items(), key=lambda kv: kv[0][2]):
                 if (a, e, batch.split("/")[1], m) != (algo, env, form, mode):
                     continue

@@ -72,6 +72,7 @@ struct Config {
   bool force = false;         // overwrite an existing run in --out
   bool allow_change = false;  // on resume: accept options that change the learning problem (recorded in /changes)
   std::vector<std::string> given;  // command-line state: options set on the command line or in --config
+  std::string command_line;        // command-line state: argv joined (recorded in the run file)
   int checkpoint_every = 1;   // epochs between checkpoints (and always after the last epoch)
   bool quiet = false;
   double stall_timeout = 0;   // seconds before a rank that stopped answering aborts the job (0: off)

@@ -22,6 +22,7 @@
 // a running, finished or killed run. A reader sees the snapshot it opened; reopen to see new
 // epochs. Cost: each commit writes the whole file (a few MB for long runs).
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -50,8 +51,14 @@ class RunFile {
   RunFile& operator=(RunFile&&) noexcept;
   ~RunFile();  // does not commit: uncommitted rows are dropped, the file keeps the last commit
 
-  // Attaches a "units" attribute to /epochs/<column> (now, or when the column is created).
-  void set_units(const std::string& column, const std::string& unit);
+  // Attaches a text attribute (e.g. "units", "description") to /epochs/<column>, now or when the
+  // column is created.
+  void set_column_attribute(const std::string& column, const std::string& attr, const std::string& text);
+  void set_units(const std::string& column, const std::string& unit) { set_column_attribute(column, "units", unit); }
+  // Creates the /epochs datasets, empty, before the first row, so that a reader finds every
+  // column even in a run stopped before its first epoch. The names fix the column set as the
+  // first append_epoch() would; no-op once columns exist.
+  void declare_columns(const std::vector<std::string>& names);
   // One row: one value per statistic. The first row ever fixes the column set (and the
   // dataset order); later rows must name the same columns, in any order, else
   // std::invalid_argument. A name must be non-empty, not ".", and contain no '/'.
@@ -64,6 +71,8 @@ class RunFile {
   // Creates or replaces /<group>/<name> with `values` (not /epochs or /episodes): state that
   // has one current value, such as the observation normaliser's statistics.
   void set_vector(const std::string& group, const std::string& name, std::span<const double> values);
+  // A root attribute, if present.
+  std::optional<AttrValue> attribute(const std::string& name) const;
   // Creates or replaces a root attribute (e.g. config.epochs when a resume extends the run).
   void set_attribute(const std::string& name, const AttrValue& value);
   // Appends a row to /changes.
