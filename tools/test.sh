@@ -11,4 +11,9 @@ if [[ $(id -u) -eq 0 ]]; then
 fi
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 cd "${RLMPI_BUILD_DIR:-build}"
-ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@"
+if [[ $# -gt 0 ]]; then
+  exec ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@"
+fi
+# The whole suite: the unit tests first, so a broken layer fails in a minute, then the rest.
+ctest --output-on-failure --timeout 900 -j "$(nproc)" -L unit
+ctest --output-on-failure --timeout 900 -j "$(nproc)" -LE unit
