@@ -67,7 +67,7 @@ def fit_ab(points):
 
 
 class Model:
-    def __init__(self, fits, net_latency=None, net_bw=None):
+    def __init__(self, fits, net_latency=None, net_bw=None, transport="shared memory"):
         self.fits = fits  # p -> (a, b)
         ps = sorted(p for p in fits if p >= 2)
         if not ps:
@@ -80,14 +80,14 @@ class Model:
             a, b = fits[ps[0]]
             self.a0, self.a1 = 0.0, a / math.log2(ps[0])
             self.b1 = b / (2 * (ps[0] - 1) / ps[0])
-            self.kind = f"measured p={ps[0]} (shared memory)"
+            self.kind = f"measured p={ps[0]} ({transport})"
         else:
             lg = np.array([math.log2(p) for p in ps])
             av = np.array([fits[p][0] for p in ps])
             self.a1, self.a0 = np.polyfit(lg, av, 1)
             self.a0, self.a1 = max(self.a0, 0.0), max(self.a1, 0.0)
             self.b1 = float(np.mean([fits[p][1] / (2 * (p - 1) / p) for p in ps]))
-            self.kind = "measured p=" + ",".join(map(str, ps)) + " (shared memory)"
+            self.kind = "measured p=" + ",".join(map(str, ps)) + f" ({transport})"
 
     def t(self, n, p):
         if p <= 1:
@@ -142,6 +142,8 @@ def main():
     ap.add_argument("--ls-trials", type=float, default=2, help="mean line-search trials per TRPO update")
     ap.add_argument("--net-latency-us", type=float, help="add a network scenario: latency per log2(p) level")
     ap.add_argument("--net-bandwidth-gbs", type=float, default=10.0, help="network scenario bandwidth, GB/s")
+    ap.add_argument("--transport", default="shared memory",
+                    help="what the CSV measured, for the output (e.g. 'TCP loopback'; default %(default)s)")
     ap.add_argument("--fit-min", type=float, default=0, help="fit only sizes >= this many doubles")
     ap.add_argument("--fit-max", type=float, default=float("inf"), help="fit only sizes <= this many doubles")
     ap.add_argument("--plot", default="scaling.png", help="PNG to write (default %(default)s)")
@@ -156,7 +158,7 @@ def main():
         for n, t in sorted(by_p[p]):
             if n in (4545, 4610, 9220):
                 print(f"         n={int(n):6d}: measured {t * 1e6:7.2f} us, fit {(fa + fb * n) * 1e6:7.2f} us")
-    models = [Model(fits)]
+    models = [Model(fits, transport=a.transport)]
     if a.net_latency_us is not None:
         models.append(Model(fits, a.net_latency_us * 1e-6, a.net_bandwidth_gbs * 1e9))
 
