@@ -16,11 +16,10 @@ import subprocess
 import sys
 import time
 
-import h5py
-import numpy as np
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import run_files  # noqa: E402  (the drivers' shared run-file comparison)
 
 RLMPI, TEST_MPI, MPIEXEC, WORK, VARIANT = sys.argv[1:6]
-TIMING = {"Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO", "UpdateGFLOPS", "StepsPerSecond"}
 SMALL = ["--epochs", "3", "--steps-per-epoch", "800", "--hid", "16", "--train-pi-iters", "20",
          "--train-v-iters", "20", "--quiet"]
 TRAININGS = {"ppo": ["--algo", "ppo", "--env", "CartPole-v1", *SMALL],
@@ -52,18 +51,9 @@ def run(np_, mca, *args):
     return None
 
 
-def read(path):
-    with h5py.File(path, "r") as f:
-        return {k: f["epochs"][k][:] for k in f["epochs"]}, {k: f["episodes"][k][:] for k in f["episodes"]}
-
-
 def compare(ref, got):
-    (ea, pa), (eb, pb) = read(ref), read(got)
-    if ea.keys() != eb.keys() or pa.keys() != pb.keys():
-        return f"different columns: {sorted(ea)} / {sorted(eb)}, {sorted(pa)} / {sorted(pb)}"
-    bad = [f"/epochs/{k}" for k in ea if k not in TIMING and not np.array_equal(ea[k], eb[k], equal_nan=True)]
-    bad += [f"/episodes/{k}" for k in pa if not np.array_equal(pa[k], pb[k], equal_nan=True)]
-    return f"{', '.join(bad)} differ" if bad else None
+    diff = run_files.differences(ref, got)
+    return f"{', '.join(diff)} differ" if diff else None
 
 
 def train(variant, mca):

@@ -23,13 +23,14 @@ import tempfile
 import time
 
 import h5py
-import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import run_files  # noqa: E402  (the drivers' shared run-file comparison)
 
 RLMPI, MPIEXEC, NETNS, CASE = sys.argv[1:5]
 PREFIX = f"rlmpi-mn-{os.getpid()}"
 OURS = re.compile(r"^rlmpi-mn-(\d+)-(hub|n\d+)$")  # this test's naming; the number is the driver's pid
 TWO_NODES, ONE_NODE = "198.18.0.1:2,198.18.0.2:2", "198.18.0.1:4"
-TIMING = {"Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO", "UpdateGFLOPS", "StepsPerSecond"}
 TRAIN = ["--algo", "ppo", "--env", "CartPole-v1", "--steps-per-epoch", "800", "--hid", "16",
          "--train-pi-iters", "20", "--train-v-iters", "20", "--quiet"]
 # Four ranks share two cores: waiting ranks must yield. netns-cluster.sh finds our cluster by the prefix.
@@ -81,20 +82,10 @@ def run(hosts, *args, expect=0):
     return out, time.time() - t0
 
 
-def read(path):
-    with h5py.File(path, "r") as f:
-        return {k: f["epochs"][k][:] for k in f["epochs"]}, {k: f["episodes"][k][:] for k in f["episodes"]}
-
-
 def same_run(a, b):
-    (ea, pa), (eb, pb) = read(a), read(b)
-    if ea.keys() != eb.keys() or pa.keys() != pb.keys():
-        fail(f"{a} and {b} have different columns")
-    bad = [f"/epochs/{k}" for k in ea if k not in TIMING and not np.array_equal(ea[k], eb[k], equal_nan=True)]
-    bad += [f"/episodes/{k}" for k in pa if not np.array_equal(pa[k], pb[k], equal_nan=True)]
-    if bad:
-        fail(f"{a} and {b} differ in {', '.join(bad)}")
-    return len(ea["Epoch"])
+    if diff := run_files.differences(a, b):
+        fail(f"{a} and {b} differ in {', '.join(diff)}")
+    return run_files.epochs(a)
 
 
 def netns_inode(ns):

@@ -14,10 +14,11 @@ import tempfile
 import time
 
 import h5py
-import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import run_files  # noqa: E402  (the drivers' shared run-file comparison)
 
 RLMPI, MPIEXEC, CASE = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
-TIMING = {"Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO", "UpdateGFLOPS", "StepsPerSecond"}
 SMALL = ["--steps-per-epoch", "800", "--hid", "16", "--train-pi-iters", "20", "--train-v-iters", "20", "--quiet"]
 
 
@@ -40,26 +41,14 @@ def one_error_line(p, *needles):
     return lines[0]
 
 
-def epochs_of(path):
-    with h5py.File(path, "r") as f:
-        return {k: f["epochs"][k][:] for k in f["epochs"]}, {k: f["episodes"][k][:] for k in f["episodes"]}
-
-
 def same_run(a, b):
-    ea, pa = epochs_of(a)
-    eb, pb = epochs_of(b)
-    assert ea.keys() == eb.keys()
-    for k in ea:
-        if k not in TIMING and not np.array_equal(ea[k], eb[k], equal_nan=True):
-            sys.exit(f"FAIL: /epochs/{k} differs:\n{ea[k]}\n{eb[k]}")
-    for k in pa:
-        assert np.array_equal(pa[k], pb[k]), k
-    return len(ea["Epoch"])
+    if diff := run_files.differences(a, b):
+        sys.exit(f"FAIL: {a} and {b} differ: {', '.join(diff)}")
+    return run_files.epochs(a)
 
 
 def n_epochs(run_dir):
-    with h5py.File(f"{run_dir}/run.h5", "r") as f:
-        return len(f["epochs/Epoch"])
+    return run_files.epochs(f"{run_dir}/run.h5")
 
 
 def case_ini_switches(tmp):

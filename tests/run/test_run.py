@@ -13,8 +13,10 @@ import time
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import run_files  # noqa: E402  (the drivers' shared run-file comparison)
+
 RLMPI, MPIEXEC, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
-TIMING = {"Time", "TimeRollout", "TimeUpdate", "TimeComm", "TimeIO", "UpdateGFLOPS", "StepsPerSecond"}
 SMALL = ["--steps-per-epoch", "800", "--hid", "16", "--train-pi-iters", "20", "--train-v-iters", "20", "--quiet"]
 
 
@@ -29,24 +31,10 @@ def run(np_, *args, expect=0):
     return p
 
 
-def epochs(path):
-    with h5py.File(path, "r") as f:
-        return {k: f["epochs"][k][:] for k in f["epochs"]}, {k: f["episodes"][k][:] for k in f["episodes"]}
-
-
 def same_run(a, b):
-    ea, pa = epochs(a)
-    eb, pb = epochs(b)
-    assert ea.keys() == eb.keys(), (ea.keys(), eb.keys())
-    for k in ea:
-        if k in TIMING:
-            continue
-        if not np.array_equal(ea[k], eb[k], equal_nan=True):
-            sys.exit(f"FAIL: /epochs/{k} differs:\n{ea[k]}\n{eb[k]}")
-    for k in pa:
-        if not np.array_equal(pa[k], pb[k]):
-            sys.exit(f"FAIL: /episodes/{k} differs")
-    return len(ea["Epoch"])
+    if diff := run_files.differences(a, b):
+        sys.exit(f"FAIL: {a} and {b} differ: {', '.join(diff)}")
+    return run_files.epochs(a)
 
 
 def case_resume(np_, tmp):
