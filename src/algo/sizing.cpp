@@ -1,7 +1,6 @@
 // Memory estimate of a run and its check against the limits of the process and its node.
 #include "rlmpi/algo/sizing.hpp"
 
-#include <mpi.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -259,11 +258,7 @@ void check_memory_fit(const Config& cfg, const mpi::Comm& comm, const env::Env& 
   const NetShape shape = net_shape(env);
   const int ranks = comm.size();
   const auto limits = process_memory_limits();
-  MPI_Comm node = MPI_COMM_NULL;
-  MPI_Comm_split_type(comm.native(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node);
-  int on_node = 1;
-  MPI_Comm_size(node, &on_node);
-  MPI_Comm_free(&node);
+  const int on_node = comm.ranks_on_this_host();
 
   double ratio = 0;
   const int i = binding_limit(estimate_memory(cfg, ranks, shape).total(), on_node, limits, &ratio);

@@ -67,6 +67,17 @@ bool write_new(const std::string& path, const std::string& text) {
   return err == 0;
 }
 
+// No such process, or a zombie: killed (or exited) and not yet reaped by its parent, which may
+// be slow or, in a container whose PID 1 is no init, never come; kill(pid, 0) succeeds on it.
+bool process_gone(long pid) {
+  if (::kill(static_cast<pid_t>(pid), 0) != 0) return errno == ESRCH;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && (line[close + 2] == 'Z' || line[close + 2] == 'X');
+}
+
 }  // namespace
 
 RunLock::RunLock(const std::string& dir) {
@@ -86,7 +97,7 @@ RunLock::RunLock(const std::string& dir) {
     text << in.rdbuf();
     const Owner o = parse_owner(text.str());
     const bool same_host = o.host == this_host();
-    const bool dead = same_host && o.pid > 0 && ::kill(static_cast<pid_t>(o.pid), 0) != 0 && errno == ESRCH;
+    const bool dead = same_host && o.pid > 0 && process_gone(o.pid);
     const bool requeued_self = job != "-" && o.job == job;
     // Locks are written whole (write_new); one without an owner is a leftover of an older
     // rlmpi that died on a full disk.

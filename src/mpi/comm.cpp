@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
 namespace rlmpi::mpi {
@@ -187,6 +188,21 @@ std::vector<double> Comm::allgather(std::span<const double> local) const {
   MPI_Allgather(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, out.data(), static_cast<int>(local.size()),
                 MPI_DOUBLE, comm_);
   return out;
+}
+
+int Comm::ranks_on_this_host() const {
+  const Stopwatch sw(seconds_, activity_);
+  char mine[MPI_MAX_PROCESSOR_NAME] = {};
+  int len = 0;
+  MPI_Get_processor_name(mine, &len);
+  const int n = size();
+  std::vector<char> all(static_cast<std::size_t>(n) * MPI_MAX_PROCESSOR_NAME);
+  MPI_Allgather(mine, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR, comm_);
+  int same = 0;
+  for (int r = 0; r < n; ++r)
+    same += std::strncmp(mine, all.data() + static_cast<std::size_t>(r) * MPI_MAX_PROCESSOR_NAME,
+                         MPI_MAX_PROCESSOR_NAME) == 0;
+  return same;
 }
 
 std::vector<double> Comm::gather(std::span<const double> local, int root) const {

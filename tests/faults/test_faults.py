@@ -116,6 +116,7 @@ class WriterState:
         self.run_tmp_open = self.ckpt_tmp_open = False
         self.run_tmp_opens = self.ckpt_tmp_opens = 0
         self.on_disk_mem = set()
+        self.commits_before_ckpt = None  # run.h5 commits before the first checkpoint write began
 
     def apply(self, mask, name):
         if name.endswith(".mem"):  # the writers' HDF5 images live in memory: never on disk
@@ -128,6 +129,8 @@ class WriterState:
         elif name == "checkpoint.h5.tmp":
             if mask & IN_OPEN:
                 self.ckpt_tmp_open, self.ckpt_tmp_opens = True, self.ckpt_tmp_opens + 1
+                if self.commits_before_ckpt is None:
+                    self.commits_before_ckpt = self.run_commits
             if mask & IN_MOVED_FROM:
                 self.ckpt_tmp_open = False
         elif name == "run.h5" and mask & IN_MOVED_TO:
@@ -445,8 +448,8 @@ def attempt(binary, d, every, target, moment, rng, est, k0s):
             break
         # The job's end: mpirun aborts the job when a rank dies. Ranks orphaned by a killed
         # mpirun go on for a moment: they get up to a second to end on their own, then SIGKILL.
-        if p.poll() is None and not fired and set(pids_with(d)) - {p.pid}:
-            rec["hung"] = diagnose([p.pid, *pids_with(d)])  # ranks neither ended nor got their kill
+        if p.poll() is None and not fired and time.monotonic() - t0 >= 4 * HANG_SECONDS:
+            rec["hung"] = diagnose([p.pid, *pids_with(d)])  # neither ended nor got its kill
         try:
             p.wait(timeout=HANG_SECONDS)
         except subprocess.TimeoutExpired:
@@ -495,9 +498,9 @@ def attempt(binary, d, every, target, moment, rng, est, k0s):
                       f"    stdout:\n{out}\n    stderr:\n{err}")
     # Landed: the signal was delivered and the job did not finish normally after all.
     rec["landed"] = fired and p.returncode != 0
-    if p.returncode == 0 and st.run_commits != k0 + EPOCHS - e0:
-        print(f"  warning: a job from epoch {e0} committed run.h5 {st.run_commits} times, expected {k0} at the start "
-              f"and {EPOCHS - e0} epochs: the kill moments are off (rlmpi's start-up changed?)", flush=True)
+    if p.returncode == 0 and st.run_commits != k0 + EPOCHS - e0 + k0s["end"]:
+        print(f"  warning: a job from epoch {e0} committed run.h5 {st.run_commits} times, expected {k0} at the start, "
+              f"{EPOCHS - e0} epochs and {k0s['end']} at the end: the kill moments are off", flush=True)
     return rec
 
 
@@ -538,15 +541,15 @@ def check_dir(d, ref, every, rows):
 
 def follow(p, d, st=None, watch=None, stop=lambda: False):
     """Applies the job's file events to st until it ends, stop() holds or its ranks are gone."""
-    seen, last_scan = 0, 0.0
+    seen, last_scan = False, 0.0
     while p.poll() is None and not stop():
         for ev in watch.read(0.02) if watch else time.sleep(0.05) or []:
             st.apply(*ev)
         if time.monotonic() - last_scan > 0.2:
-            last_scan, ranks = time.monotonic(), len(rank_pids(p.pid))
-            seen = max(seen, ranks)
-            if seen == 2 and ranks < 2:
-                return  # the ranks ended (or one died): mpirun ends the job now
+            last_scan, others = time.monotonic(), set(pids_with(d)) - {p.pid}
+            seen = seen or bool(others)
+            if seen and not others:
+                return  # the ranks ended: mpirun ends the job now (wait_job sees to it)
 
 
 def drain(watch, st):
@@ -617,8 +620,9 @@ def reference(binary, d, every):
     if [int(t[0]) for _, t in rows] != list(range(EPOCHS)) or check_printed(rows, ref[0]):
         sys.exit(f"FAIL: reference run's printed rows do not match its run file: {check_printed(rows, ref[0])}\n{out}")
     first = first or total / 4
+    k0 = st.commits_before_ckpt - every  # the first checkpoint follows the commit of epoch `every`
     return ref, {"start": first, "epoch": max(total - first, 0.1) / EPOCHS, "total": total,
-                 "k0": st.run_commits - EPOCHS}
+                 "k0": k0, "k_end": st.run_commits - k0 - EPOCHS}
 
 
 def calibrate_resume(binary, d, ref):
@@ -646,7 +650,8 @@ def calibrate_resume(binary, d, ref):
         sys.exit(f"FAIL: calibration: resuming a killed run exited {code}\n{out}\n{err}")
     if diffs := compare_prefix(read_run(f"{d}/run.h5"), ref):
         sys.exit(f"FAIL: calibration: killed after epoch {e0} and resumed, differs from the reference: {diffs}")
-    return st.run_commits - (EPOCHS - e0)
+    k0 = st.commits_before_ckpt - 1  # --checkpoint-every 1: the first checkpoint follows the first epoch's commit
+    return k0, st.run_commits - k0 - (EPOCHS - e0)
 
 
 def plan(rng):
@@ -748,12 +753,15 @@ def main():
             refs[every], est[every] = reference(binary, f"{tmp}/ref-{every}", every)
             print(f"reference --checkpoint-every {every}: {EPOCHS} epochs in {est[every]['total']:.2f} s "
                   f"(first commit after {est[every]['start']:.2f} s)", flush=True)
-        k0s = {"create": est[1]["k0"], "resume": calibrate_resume(binary, f"{tmp}/calibrate", refs[1])}
-        if est[3]["k0"] != k0s["create"] or min(k0s.values()) < 1:
-            sys.exit(f"FAIL: start-up commits of run.h5 not understood: {est[1]['k0']}, {est[3]['k0']} (new run), "
-                     f"{k0s['resume']} (resumed)")
-        print(f"run.h5 commits before the first epoch: {k0s['create']} in a new run, {k0s['resume']} in a resumed one",
-              flush=True)
+        k_resume, k_end_resume = calibrate_resume(binary, f"{tmp}/calibrate", refs[1])
+        k0s = {"create": est[1]["k0"], "resume": k_resume, "end": est[1]["k_end"]}
+        if (est[3]["k0"], est[3]["k_end"], k_end_resume) != (k0s["create"], k0s["end"], k0s["end"]) or \
+                min(k0s["create"], k0s["resume"]) < 1 or k0s["end"] < 0:
+            sys.exit(f"FAIL: the run.h5 commits are not understood: before the first epoch {est[1]['k0']}, "
+                     f"{est[3]['k0']} (new run, --checkpoint-every 1, 3), {k_resume} (resumed); after the last "
+                     f"{est[1]['k_end']}, {est[3]['k_end']}, {k_end_resume}")
+        print(f"run.h5 commits before the first epoch: {k0s['create']} in a new run, {k0s['resume']} in a resumed one; "
+              f"after the last epoch: {k0s['end']}", flush=True)
         same = not compare_prefix(refs[1], refs[3])
         print(f"references with --checkpoint-every 1 and 3 {'are' if same else 'are NOT'} identical (non-timing)")
         kill_no = misses = 0

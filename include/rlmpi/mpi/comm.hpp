@@ -104,6 +104,10 @@ class Comm {
   // Statistics of several local samples at once, still two reductions in total.
   std::vector<SampleStats> stats(std::span<const std::span<const double>> locals) const;
 
+  // Collective: how many ranks of this communicator run on this rank's host (same host name;
+  // MPI_Comm_split_type hangs where "nodes" share a host name, e.g. network namespaces).
+  int ranks_on_this_host() const;
+
   // Gather one value per rank to every rank (rank order).
   std::vector<double> allgather(double v) const;
   // Concatenation of every rank's equally long vector, on every rank, in rank order.
