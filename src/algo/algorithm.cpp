@@ -1,5 +1,7 @@
 #include "rlmpi/algo/algorithm.hpp"
 
+#include <type_traits>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -126,12 +128,25 @@ void restore_adam_state(const std::vector<NamedArray>& in, const std::string& pr
   opt.set_state(std::move(st));
 }
 
+const AlgorithmEntry& find_algorithm(std::string_view name) {
+  for (const auto& a : algorithms())
+    if (a.name == name) return a;
+  throw UsageError("invalid value '" + std::string(name) + "' for --algo (allowed: " + algorithm_names() + ")");
+}
+
+std::string algorithm_names() {
+  std::string out;
+  for (const auto& a : algorithms()) out += (out.empty() ? "" : ", ") + std::string(a.name);
+  return out;
+}
+
 template <class T>
 std::unique_ptr<Algorithm<T>> make_algorithm(const Config& cfg, const ActorCritic<T>& ac) {
-  if (cfg.algo == "vpg") return make_vpg(cfg, ac);
-  if (cfg.algo == "trpo") return make_trpo(cfg, ac);
-  if (cfg.algo == "ppo") return make_ppo(cfg, ac);
-  throw UsageError("unknown algorithm '" + cfg.algo + "' (allowed: vpg, trpo, ppo)");
+  const AlgorithmEntry& a = find_algorithm(cfg.algo);
+  if constexpr (std::is_same_v<T, float>)
+    return a.make_float(cfg, ac);
+  else
+    return a.make_double(cfg, ac);
 }
 
 #define RLMPI_ALGORITHM(T)                                                                                          \

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 
+#include "rlmpi/algo/algorithm.hpp"
 #include "rlmpi/core/error.hpp"
 #include "rlmpi/env/env.hpp"
 
@@ -194,9 +195,9 @@ MemoryEstimate estimate_memory(const Config& cfg, int ranks, const NetShape& s) 
   const double dist = s.discrete ? s.pi_out : 2.0 * s.act_dim;
   MemoryEstimate m;
   m.params = t * (p_pi + p_v);
-  m.optimizer = t * ((cfg.algo == "trpo" ? 0.0 : 2 * p_pi) + 2 * p_v);
-  const double pi_grads = cfg.algo == "ppo" ? 2 : cfg.algo == "trpo" ? 5 : 1;
-  m.gradients = t * (pi_grads * p_pi + p_v);
+  const AlgorithmEntry& algo = find_algorithm(cfg.algo);
+  m.optimizer = t * (algo.pi_optimizer_vectors * p_pi + 2 * p_v);
+  m.gradients = t * (algo.pi_gradient_vectors * p_pi + p_v);
   // Categorical: log-probabilities, probabilities and their gradient; Gaussian: the gradient.
   const double policy_bufs = s.discrete ? 3 * rows * s.pi_out : rows * s.act_dim;
   m.workspace = t * (workspace(pi, rows) + workspace(v, rows) + policy_bufs);

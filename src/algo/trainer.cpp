@@ -11,6 +11,7 @@
 
 #include "rlmpi/algo/normalizer.hpp"
 #include "rlmpi/algo/sizing.hpp"
+#include "rlmpi/core/bytes.hpp"
 #include "rlmpi/core/error.hpp"
 
 namespace rlmpi::algo {
@@ -37,8 +38,7 @@ std::vector<std::unique_ptr<env::Env>> make_envs(const Config& cfg, const mpi::C
   std::vector<std::unique_ptr<env::Env>> envs;
   for (int e = 0; e < cfg.envs_per_rank; ++e) envs.push_back(env::make_env(cfg.env));
   (void)nn::parse_activation(cfg.activation);
-  if (cfg.algo != "vpg" && cfg.algo != "trpo" && cfg.algo != "ppo")
-    throw UsageError("invalid value '" + cfg.algo + "' for --algo (allowed: vpg, trpo, ppo)");
+  (void)find_algorithm(cfg.algo);  // UsageError naming the allowed ones
   check_memory_fit(cfg, comm, *envs.front());  // last: collective over comm, same verdict everywhere
   return envs;
 }
@@ -58,47 +58,6 @@ double extra_value(const UpdateStats& u, const std::string& extra) {
   return u.backtrack_iters;
 }
 
-// Little binary writer/reader for a rank's state blob (host byte order: a checkpoint is
-// resumed on the same kind of machine).
-class BlobWriter {
- public:
-  template <class T>
-  void put(const T& v) {
-    const char* p = reinterpret_cast<const char*>(&v);
-    out.append(p, sizeof(T));
-  }
-  void put_doubles(const std::vector<double>& v) {
-    put(static_cast<std::uint64_t>(v.size()));
-    for (double x : v) put(x);
-  }
-  std::string out;
-};
-
-class BlobReader {
- public:
-  explicit BlobReader(const std::string& s) : s_(s) {}
-  template <class T>
-  T get() {
-    if (pos_ + sizeof(T) > s_.size()) throw std::invalid_argument("rank state is truncated");
-    T v;
-    std::memcpy(&v, s_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return v;
-  }
-  std::vector<double> get_doubles() {
-    const auto n = get<std::uint64_t>();
-    if (n > (s_.size() - pos_) / sizeof(double)) throw std::invalid_argument("rank state is truncated");
-    std::vector<double> v(n);
-    for (auto& x : v) x = get<double>();
-    return v;
-  }
-  bool done() const { return pos_ == s_.size(); }
-
- private:
-  const std::string& s_;
-  std::size_t pos_ = 0;
-};
-
 constexpr std::uint32_t kBlobMagic = 0x524c5253;  // "RLRS"
 constexpr std::uint32_t kBlobVersion = 2;
 
@@ -117,8 +76,6 @@ class Trainer::Impl {
   virtual EpochResult run_epoch() = 0;
   virtual void set_stop_check(std::function<bool()> stop) = 0;
   virtual int epoch() const = 0;
-  virtual long long total_env_steps() const = 0;
-  virtual Index local_steps() const = 0;
   virtual const Config& config() const = 0;
   virtual Eigen::VectorXd pi_params() const = 0;
   virtual Eigen::VectorXd v_params() const = 0;
@@ -145,8 +102,6 @@ class TrainerImpl final : public Trainer::Impl {
     comm_ = comm_.with_stop_check(&stop_check_);
   }
   int epoch() const override { return epoch_; }
-  long long total_env_steps() const override { return total_steps_; }
-  Index local_steps() const override { return local_steps_; }
   const Config& config() const override { return cfg_; }
   Eigen::VectorXd pi_params() const override { return ac_.pi_params.template cast<double>(); }
   Eigen::VectorXd v_params() const override { return ac_.v_params.template cast<double>(); }
@@ -289,26 +244,26 @@ TrainerState TrainerImpl<T>::state() const {
   if (cfg_.normalize_obs) st.arrays.push_back({"obs_norm", obs_norm_.state()});
   if (cfg_.normalize_reward) st.arrays.push_back({"ret_norm", ret_norm_.state()});
 
-  BlobWriter w;
+  ByteWriter w;
   w.put(kBlobMagic);
   w.put(kBlobVersion);
   for (std::uint64_t x : rng_.state()) w.put(x);
   w.put(static_cast<std::uint64_t>(envs_.size()));
   for (std::size_t e = 0; e < envs_.size(); ++e) {
     const env::Snapshot snap = envs_[e]->snapshot();
-    w.put_doubles(snap.state);
-    w.put_doubles(snap.extra);
+    w.put_vector(snap.state);
+    w.put_vector(snap.extra);
     w.put(static_cast<std::int64_t>(snap.elapsed_steps));
     for (std::uint64_t x : snap.rng) w.put(x);
     w.put(ep_ret_[e]);
     w.put(ep_len_[e]);
     const auto row = obs_d_.row(static_cast<Index>(e));
-    w.put_doubles(std::vector<double>(row.data(), row.data() + row.size()));
+    w.put_vector(std::span<const double>(row.data(), static_cast<std::size_t>(row.size())));
     const auto raw = raw_.row(static_cast<Index>(e));
-    w.put_doubles(std::vector<double>(raw.data(), raw.data() + raw.size()));
+    w.put_vector(std::span<const double>(raw.data(), static_cast<std::size_t>(raw.size())));
     w.put(disc_ret_[e]);
   }
-  st.rank_blob = std::move(w.out);
+  st.rank_blob = w.take();
   return st;
 }
 
@@ -321,7 +276,7 @@ void TrainerImpl<T>::restore(const TrainerState& st) {
                                 ", v " + std::to_string(v.size()) + " parameters there, " +
                                 std::to_string(ac_.pi_params.size()) + " and " +
                                 std::to_string(ac_.v_params.size()) + " here)");
-  BlobReader r(st.rank_blob);
+  ByteReader r(st.rank_blob, "rank state");
   if (r.get<std::uint32_t>() != kBlobMagic || r.get<std::uint32_t>() != kBlobVersion)
     throw std::invalid_argument("rank state has an unknown format");
   Rng::State rs;
@@ -333,16 +288,16 @@ void TrainerImpl<T>::restore(const TrainerState& st) {
   auto obs = obs_d_, raw = raw_;
   std::vector<double> disc(envs_.size());
   for (std::size_t e = 0; e < envs_.size(); ++e) {
-    snaps[e].state = r.get_doubles();
-    snaps[e].extra = r.get_doubles();
+    snaps[e].state = r.get_vector<double>();
+    snaps[e].extra = r.get_vector<double>();
     snaps[e].elapsed_steps = r.get<std::int64_t>();
     for (auto& x : snaps[e].rng) x = r.get<std::uint64_t>();
     ret[e] = r.get<double>();
     len[e] = r.get<double>();
-    const std::vector<double> o = r.get_doubles();
+    const std::vector<double> o = r.get_vector<double>();
     if (static_cast<Index>(o.size()) != obs_d_.cols()) throw std::invalid_argument("observation size differs");
     std::copy(o.begin(), o.end(), obs.row(static_cast<Index>(e)).data());
-    const std::vector<double> ro = r.get_doubles();
+    const std::vector<double> ro = r.get_vector<double>();
     if (static_cast<Index>(ro.size()) != raw_.cols()) throw std::invalid_argument("observation size differs");
     std::copy(ro.begin(), ro.end(), raw.row(static_cast<Index>(e)).data());
     disc[e] = r.get<double>();
@@ -577,8 +532,6 @@ Trainer& Trainer::operator=(Trainer&&) noexcept = default;
 EpochResult Trainer::run_epoch() { return impl_->run_epoch(); }
 void Trainer::set_stop_check(std::function<bool()> stop) { impl_->set_stop_check(std::move(stop)); }
 int Trainer::epoch() const { return impl_->epoch(); }
-long long Trainer::total_env_steps() const { return impl_->total_env_steps(); }
-Index Trainer::local_steps() const { return impl_->local_steps(); }
 const Config& Trainer::config() const { return impl_->config(); }
 Eigen::VectorXd Trainer::pi_params() const { return impl_->pi_params(); }
 Eigen::VectorXd Trainer::v_params() const { return impl_->v_params(); }

@@ -1,10 +1,10 @@
 #include "checkpointing.hpp"
 
 #include <cstdint>
-#include <cstring>
 #include <string_view>
 #include <variant>
 
+#include "rlmpi/core/bytes.hpp"
 #include "rlmpi/core/error.hpp"
 
 namespace rlmpi::cli {
@@ -89,44 +89,27 @@ io::Checkpoint load_checkpoint(const std::string& path, const Config& cfg, const
 algo::TrainerState distribute(const io::Checkpoint& c, const mpi::Comm& world) {
   std::string shared;
   if (world.is_root()) {
-    auto put = [&](const void* p, std::size_t n) { shared.append(static_cast<const char*>(p), n); };
+    ByteWriter w;
     // Present with these types: checked by load_checkpoint.
-    const auto epoch = std::get<std::int64_t>(c.attribute("epoch"));
-    const auto steps = std::get<std::int64_t>(c.attribute("total_steps"));
-    const auto elapsed = std::get<double>(c.attribute("elapsed_seconds"));
-    put(&epoch, sizeof epoch);
-    put(&steps, sizeof steps);
-    put(&elapsed, sizeof elapsed);
+    w.put(std::get<std::int64_t>(c.attribute("epoch")));
+    w.put(std::get<std::int64_t>(c.attribute("total_steps")));
+    w.put(std::get<double>(c.attribute("elapsed_seconds")));
     for (const auto& [name, data] : c.arrays) {
-      const std::uint64_t nl = name.size(), nd = data.size();
-      put(&nl, sizeof nl);
-      put(name.data(), nl);
-      put(&nd, sizeof nd);
-      put(data.data(), nd * sizeof(double));
+      w.put_string(name);
+      w.put_vector(data);
     }
+    shared = w.take();
   }
   world.broadcast(shared);
   algo::TrainerState st;
-  std::size_t pos = 0;
-  auto get = [&](void* p, std::size_t n) {
-    std::memcpy(p, shared.data() + pos, n);
-    pos += n;
-  };
-  std::int64_t epoch = 0, steps = 0;
-  get(&epoch, sizeof epoch);
-  get(&steps, sizeof steps);
-  get(&st.elapsed_seconds, sizeof st.elapsed_seconds);
-  st.epoch = epoch;
-  st.total_steps = steps;
-  while (pos < shared.size()) {
-    std::uint64_t nl = 0, nd = 0;
-    get(&nl, sizeof nl);
+  ByteReader r(shared, "checkpoint broadcast");
+  st.epoch = r.get<std::int64_t>();
+  st.total_steps = r.get<std::int64_t>();
+  st.elapsed_seconds = r.get<double>();
+  while (!r.done()) {
     algo::NamedArray a;
-    a.name.assign(shared.data() + pos, nl);
-    pos += nl;
-    get(&nd, sizeof nd);
-    a.data.resize(nd);
-    get(a.data.data(), nd * sizeof(double));
+    a.name = r.get_string();
+    a.data = r.get_vector<double>();
     st.arrays.push_back(std::move(a));
   }
   st.rank_blob = world.scatter_bytes(world.is_root() ? c.rank_blobs : std::vector<std::string>{});

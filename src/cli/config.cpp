@@ -15,6 +15,7 @@
 #include <optional>
 #include <sstream>
 
+#include "rlmpi/algo/algorithm.hpp"
 #include "rlmpi/core/error.hpp"
 
 namespace rlmpi::cli {
@@ -130,7 +131,7 @@ std::string fmt(double v) {
 struct OptionSpec {
   const char* group;
   const char* name;
-  const char* help;
+  std::string help;
   std::function<void(Config&, const std::string&)> apply;
   std::function<std::string(const Config&)> show;
 };
@@ -158,8 +159,12 @@ const std::vector<SwitchSpec>& switch_table() {
 
 const std::vector<OptionSpec>& option_table() {
   static const std::vector<OptionSpec> table = {
-      {"Training", "algo", "algorithm: vpg, trpo or ppo",
-       [](Config& c, const std::string& v) { c.algo = parse_choice("algo", v, {"vpg", "trpo", "ppo"}); },
+      {"Training", "algo", "algorithm: " + algo::algorithm_names(),
+       [](Config& c, const std::string& v) {
+         for (const auto& a : algo::algorithms())
+           if (a.name == v) return void(c.algo = v);
+         bad("algo", v, algo::algorithm_names());
+       },
        [](const Config& c) { return c.algo; }},
       {"Training", "env", "environment id (list them with `rlmpi envs`)",
        [](Config& c, const std::string& v) {

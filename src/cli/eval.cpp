@@ -2,12 +2,12 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <variant>
 
 #include "rlmpi/algo/normalizer.hpp"
 #include "rlmpi/cli/app.hpp"
+#include "rlmpi/core/bytes.hpp"
 #include "rlmpi/core/error.hpp"
 #include "rlmpi/env/env.hpp"
 #include "rlmpi/io/checkpoint.hpp"
@@ -78,54 +78,49 @@ int run_eval(const Config& cfg, const mpi::Comm& world) {
     }
   }
   if (int agreed = agree_on_error(world, code, message); agreed != 0) return agreed;
+  // Rank 0 shares what the checkpoint says about the policy: env, net shape, parameters and
+  // the observation statistics of a --normalize-obs run (empty otherwise, frozen while evaluating).
   std::string shared;
   if (world.is_root()) {
-    std::string hid;
-    for (int h : run_cfg.hid) hid += (hid.empty() ? "" : ",") + std::to_string(h);
-    shared = run_cfg.env + "\n" + run_cfg.activation + "\n" + hid;
-    const auto& params = ckpt.array("pi_params");
-    shared += "\n";
-    shared.append(reinterpret_cast<const char*>(params.data()), params.size() * sizeof(double));
+    ByteWriter w;
+    w.put_string(run_cfg.env);
+    w.put_string(run_cfg.activation);
+    w.put_vector(run_cfg.hid);
+    w.put_vector(ckpt.array("pi_params"));
+    std::vector<double> norm;
+    for (const auto& [name, data] : ckpt.arrays)
+      if (name == "obs_norm") norm = data;
+    w.put_vector(norm);
+    shared = w.take();
   }
   world.broadcast(shared);
-  // Observation statistics of a --normalize-obs run, frozen during evaluation.
-  std::string norm_bytes;
-  if (world.is_root()) {
-    for (const auto& [name, data] : ckpt.arrays)
-      if (name == "obs_norm") norm_bytes.assign(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(double));
-  }
-  world.broadcast(norm_bytes);
-  std::size_t a = shared.find('\n'), b = shared.find('\n', a + 1), c = shared.find('\n', b + 1);
-  run_cfg.env = shared.substr(0, a);
-  run_cfg.activation = shared.substr(a + 1, b - a - 1);
-  run_cfg.hid = parse_hid(shared.substr(b + 1, c - b - 1), ckpt_path);
-  const std::size_t n_params = (shared.size() - c - 1) / sizeof(double);
+  ByteReader in(shared, "policy broadcast");
+  run_cfg.env = in.get_string();
+  run_cfg.activation = in.get_string();
+  run_cfg.hid = in.get_vector<int>();
+  const std::vector<double> param_values = in.get_vector<double>();
+  const std::vector<double> norm_state = in.get_vector<double>();
 
   std::unique_ptr<env::Env> e = env::make_env(run_cfg.env);
   const bool discrete = e->action_space().is_discrete();
   auto pi = nn::make_policy<Scalar>(discrete, e->obs_dim(), discrete ? e->action_space().n : e->act_dim(),
                                     run_cfg.hid, nn::parse_activation(run_cfg.activation));
-  Vector params(static_cast<Index>(n_params));
-  std::memcpy(params.data(), shared.data() + c + 1, n_params * sizeof(double));
+  const Vector params = Eigen::Map<const Eigen::VectorXd>(param_values.data(), static_cast<Index>(param_values.size()));
   // Every rank alike (the same broadcast): a UsageError here is agreed on in main.
   if (params.size() != pi->num_params())
     throw corrupt(ckpt_path, "array 'pi_params' has " + std::to_string(params.size()) + " values, the policy of its " +
                                  "id.env, id.hid and id.activation has " + std::to_string(pi->num_params()));
-  if (!norm_bytes.empty() && norm_bytes.size() / sizeof(double) != 1 + 2 * static_cast<std::size_t>(e->obs_dim()))
-    throw corrupt(ckpt_path, "array 'obs_norm' has " + std::to_string(norm_bytes.size() / sizeof(double)) +
+  if (!norm_state.empty() && norm_state.size() != 1 + 2 * static_cast<std::size_t>(e->obs_dim()))
+    throw corrupt(ckpt_path, "array 'obs_norm' has " + std::to_string(norm_state.size()) +
                                  " values, expected " + std::to_string(1 + 2 * e->obs_dim()) + " for " + run_cfg.env);
 
   // Episodes split across ranks: rank r runs episodes r, r + size, ...
   Rng rng(Rng::rank_seed(cfg.seed, world.rank()) ^ 0x9E3779B97F4A7C15ULL);
   Matrix obs(1, e->obs_dim()), raw(1, e->obs_dim()), act(1, e->act_dim());
-  algo::RunningNormalizer norm(norm_bytes.empty() ? 0 : e->obs_dim());
-  if (!norm_bytes.empty()) {
-    std::vector<double> st(norm_bytes.size() / sizeof(double));
-    std::memcpy(st.data(), norm_bytes.data(), norm_bytes.size());
-    norm.set_state(st);
-  }
+  algo::RunningNormalizer norm(norm_state.empty() ? 0 : e->obs_dim());
+  if (!norm_state.empty()) norm.set_state(norm_state);
   auto observe = [&] {
-    if (norm_bytes.empty()) obs = raw;
+    if (norm_state.empty()) obs = raw;
     else norm.normalize(raw.data(), obs.data());
   };
   std::vector<double> rets, lens;

@@ -80,11 +80,6 @@ int Comm::size() const {
   return s;
 }
 
-void Comm::barrier() const {
-  const Stopwatch sw(seconds_, activity_);
-  MPI_Barrier(comm_);
-}
-
 void Comm::average(Eigen::Ref<Eigen::VectorXd> x) const { average(std::span<double>(x.data(), x.size())); }
 
 void Comm::average(std::span<double> x) const {
@@ -128,11 +123,6 @@ void Comm::average(Eigen::Ref<Eigen::VectorXf> x) const {
 void Comm::sum(std::span<double> x) const {
   const Stopwatch sw(seconds_, activity_);
   MPI_Allreduce(MPI_IN_PLACE, x.data(), static_cast<int>(x.size()), MPI_DOUBLE, MPI_SUM, comm_);
-}
-
-void Comm::sum(std::span<long long> x) const {
-  const Stopwatch sw(seconds_, activity_);
-  MPI_Allreduce(MPI_IN_PLACE, x.data(), static_cast<int>(x.size()), MPI_LONG_LONG, MPI_SUM, comm_);
 }
 
 void Comm::broadcast(Eigen::Ref<Eigen::VectorXd> x, int root) const {

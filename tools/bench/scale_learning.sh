@@ -5,7 +5,7 @@
 #       (--steps-per-rank 4000, 20 epochs: 16x the batch at 16 ranks), and strong at 16 ranks
 #       with --epoch-end reset (Spinning Up's behaviour) for comparison.
 #   tools/bench/scale_learning.sh hopper [OUT_DIR] [SEEDS]   PPO on Hopper-v4 at 2 and 16 ranks,
-#       1M steps (250 epochs of 4000), --epoch-end continue and reset, seeds 0 1 2.
+#       1M steps (250 epochs of 4000), --epoch-end continue and reset (MODES="..."), seeds 0 1 2.
 # Ranks beyond the cores are oversubscribed (sample efficiency does not depend on cores;
 # mpi_yield_when_idle keeps waiting ranks from spinning). Extra rlmpi arguments: EXTRA="...".
 # Resumable: rerun the same command; finished runs are skipped, others continue (--resume auto).
@@ -40,7 +40,7 @@ case $what in
   hopper)
     out=${2:-bench-runs/scale-hopper}
     for seed in ${3:-0 1 2}; do
-      for mode in continue reset; do
+      for mode in ${MODES:-continue reset}; do
         for np in 2 16; do
           one "$out/ppo-$mode-np$np-s$seed" "$np" --algo ppo --env Hopper-v4 --seed "$seed" --epochs 250 \
             --epoch-end "$mode"

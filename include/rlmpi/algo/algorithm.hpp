@@ -6,7 +6,9 @@
 // statistics and checkpointed state are double whatever T is.
 #include <limits>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rlmpi/algo/buffer.hpp"
@@ -79,12 +81,26 @@ template <class T>
 void restore_adam_state(const std::vector<NamedArray>& in, const std::string& prefix, nn::Adam<T>& opt);
 const NamedArray& find_array(const std::vector<NamedArray>& in, const std::string& name);
 
+// The algorithm table (src/algo/algorithms.cpp), one row per algorithm: --algo's choices and
+// help, the trainer's factory and the memory estimate read it. A new algorithm is one file
+// (its Algorithm<T> subclass and make function) plus one row.
 template <class T>
-std::unique_ptr<Algorithm<T>> make_vpg(const Config& cfg, const ActorCritic<T>& ac);
-template <class T>
-std::unique_ptr<Algorithm<T>> make_trpo(const Config& cfg, const ActorCritic<T>& ac);
-template <class T>
-std::unique_ptr<Algorithm<T>> make_ppo(const Config& cfg, const ActorCritic<T>& ac);
+using AlgorithmFactory = std::unique_ptr<Algorithm<T>> (*)(const Config&, const ActorCritic<T>&);
+struct AlgorithmEntry {
+  std::string_view name;         // --algo value
+  std::string_view description;  // for --help
+  AlgorithmFactory<double> make_double;
+  AlgorithmFactory<float> make_float;
+  // Memory estimate (algo/sizing.cpp): policy-sized vectors of optimizer state (Adam: 2) and of
+  // gradient work space (gradient, search direction, Fisher products ...).
+  int pi_optimizer_vectors = 2;
+  int pi_gradient_vectors = 1;
+};
+std::span<const AlgorithmEntry> algorithms();
+// The row named `name`; UsageError naming the value and the allowed ones for another name.
+const AlgorithmEntry& find_algorithm(std::string_view name);
+// "vpg, trpo, ppo": the names in table order.
+std::string algorithm_names();
 // By cfg.algo; throws UsageError for an unknown name.
 template <class T>
 std::unique_ptr<Algorithm<T>> make_algorithm(const Config& cfg, const ActorCritic<T>& ac);

@@ -62,8 +62,6 @@ class Trainer {
   void set_stop_check(std::function<bool()> stop);
 
   int epoch() const;
-  long long total_env_steps() const;
-  Index local_steps() const;
   const Config& config() const;
   // The networks' parameters, widened to double.
   Eigen::VectorXd pi_params() const;

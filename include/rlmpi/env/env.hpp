@@ -8,6 +8,7 @@
 // Discrete actions are passed as one double holding the integer index (buffers store actions
 // as numbers); anything that is not an integer in range is an InvalidAction error.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -123,10 +124,31 @@ struct EnvInfo {
   int max_episode_steps = 0;
 };
 
+// Builds a fresh environment with its default parameters. Called once per env copy on every
+// rank (and by `envs` and `eval`): it must return a new object each time, whose id() is the
+// id it was registered under.
+using EnvFactory = std::function<std::unique_ptr<Env>()>;
+
+// Thrown by register_env for a malformed, duplicate or factory-less registration: a mistake in
+// the program that registers, reported before any training starts.
+class RegistrationError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// Adds an environment id, after the built-in ones, for this process: call it on every rank
+// before training (e.g. first thing in main). Ids follow Gymnasium: an optional "namespace/",
+// a name of letters, digits and "_:.-" starting with a letter or digit, an optional "-v<N>"
+// (e.g. "PointMass-v0", "lab/Arm-v2"); at most 100 characters. A malformed id, an id already
+// registered (built-in or not) or an empty factory throws RegistrationError.
+void register_env(std::string id, EnvFactory make);
+
 // Creates an environment by Gymnasium id. Unknown id: rlmpi::UsageError whose message names
-// the id and lists every valid one.
+// the id and lists every valid one. A registered factory that returns nothing or an env whose
+// id() differs from the registered id: rlmpi::UsageError naming both.
 std::unique_ptr<Env> make_env(const std::string& id);
-// All registered ids in a stable order, with their spaces and time limits.
+// All ids, built-in first then registered ones in registration order, with their spaces and
+// time limits.
 std::vector<EnvInfo> list_envs();
 
 }  // namespace rlmpi::env

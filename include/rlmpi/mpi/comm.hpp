@@ -79,15 +79,12 @@ class Comm {
   // The activity record this handle updates (nullptr: none), for the watchdog.
   Activity* activity() const { return activity_; }
 
-  void barrier() const;
-
   // In place: x <- (sum over ranks of x) / size. One MPI_Allreduce on the whole vector.
   void average(Eigen::Ref<Eigen::VectorXd> x) const;
   void average(Eigen::Ref<Eigen::VectorXf> x) const;
   void average(std::span<double> x) const;
   // In place: x <- sum over ranks.
   void sum(std::span<double> x) const;
-  void sum(std::span<long long> x) const;
   // Broadcast from `root` in place.
   void broadcast(Eigen::Ref<Eigen::VectorXd> x, int root = 0) const;
   void broadcast(Eigen::Ref<Eigen::VectorXf> x, int root = 0) const;
