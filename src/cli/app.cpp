@@ -18,7 +18,7 @@ int agree_on_error(const mpi::Comm& world, int local_code, const std::string& me
   return code;
 }
 
-int run_envs(const Config&, const mpi::Comm& world) {
+int run_envs(const Options&, const mpi::Comm& world) {
   if (!world.is_root()) return kExitOk;
   const auto envs = env::list_envs();
   std::printf("%-26s %-10s %-44s %s\n", "id", "max_steps", "observation space", "action space");

@@ -10,7 +10,7 @@
 namespace rlmpi::cli {
 
 // What a checkpoint must agree on with the run that resumes it.
-std::vector<std::pair<std::string, std::string>> identity(const Config& cfg, const mpi::Comm& world) {
+std::vector<std::pair<std::string, std::string>> identity(const Options& cfg, const mpi::Comm& world) {
   std::string hid;
   for (int h : cfg.hid) {
     if (!hid.empty()) hid += ',';
@@ -29,7 +29,7 @@ std::vector<std::pair<std::string, std::string>> identity(const Config& cfg, con
           {"seed", std::to_string(cfg.seed)}};
 }
 
-void save_checkpoint(const algo::Trainer& trainer, const std::string& path, const Config& cfg,
+void save_checkpoint(const algo::Trainer& trainer, const std::string& path, const Options& cfg,
                      const mpi::Comm& world) {
   const algo::TrainerState st = trainer.state();
   std::vector<std::string> blobs = world.gather_bytes(st.rank_blob);
@@ -45,7 +45,7 @@ void save_checkpoint(const algo::Trainer& trainer, const std::string& path, cons
 }
 
 // Rank 0: reads and checks the checkpoint; returns it serialized for the broadcast.
-io::Checkpoint load_checkpoint(const std::string& path, const Config& cfg, const mpi::Comm& world) {
+io::Checkpoint load_checkpoint(const std::string& path, const Options& cfg, const mpi::Comm& world) {
   // Checksums, types and ranges of everything present are checked by read_checkpoint; here: what
   // a resume needs is present.
   io::Checkpoint c = io::read_checkpoint(path);

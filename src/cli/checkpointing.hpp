@@ -14,14 +14,14 @@
 namespace rlmpi::cli {
 
 // What a checkpoint must agree on with the run that resumes it (option name, value).
-std::vector<std::pair<std::string, std::string>> identity(const Config& cfg, const mpi::Comm& world);
+std::vector<std::pair<std::string, std::string>> identity(const Options& cfg, const mpi::Comm& world);
 
 // Collective: gathers every rank's state; rank 0 writes the checkpoint at `path`.
-void save_checkpoint(const algo::Trainer& trainer, const std::string& path, const Config& cfg,
+void save_checkpoint(const algo::Trainer& trainer, const std::string& path, const Options& cfg,
                      const mpi::Comm& world);
 
 // Rank 0: reads the checkpoint and checks it against this run (throws UsageError).
-io::Checkpoint load_checkpoint(const std::string& path, const Config& cfg, const mpi::Comm& world);
+io::Checkpoint load_checkpoint(const std::string& path, const Options& cfg, const mpi::Comm& world);
 
 // Collective: rank 0's checkpoint -> this rank's TrainerState (rank 0 broadcasts the shared part
 // and scatters the per-rank parts).

@@ -132,27 +132,27 @@ struct OptionSpec {
   const char* group;
   const char* name;
   std::string help;
-  std::function<void(Config&, const std::string&)> apply;
-  std::function<std::string(const Config&)> show;
+  std::function<void(Options&, const std::string&)> apply;
+  std::function<std::string(const Options&)> show;
 };
 
 // On/off options (no value): name, help, member.
 struct SwitchSpec {
   const char* name;
   const char* help;
-  bool Config::*member;
+  bool Options::*member;
 };
 
 const std::vector<SwitchSpec>& switch_table() {
   static const std::vector<SwitchSpec> table = {
       {"normalize-obs", "normalise observations by running mean/std merged across ranks each epoch (clip +-10)",
-       &Config::normalize_obs},
-      {"normalize-reward", "scale rewards by the running std of the discounted return", &Config::normalize_reward},
-      {"anneal-lr", "decay the learning rates linearly to 0 over the epochs", &Config::anneal_lr},
-      {"clip-vloss", "clipped value loss around the rollout values (uses --clip-ratio)", &Config::clip_vloss},
-      {"force", "overwrite an existing run in --out", &Config::force},
+       &Options::normalize_obs},
+      {"normalize-reward", "scale rewards by the running std of the discounted return", &Options::normalize_reward},
+      {"anneal-lr", "decay the learning rates linearly to 0 over the epochs", &Options::anneal_lr},
+      {"clip-vloss", "clipped value loss around the rollout values (uses --clip-ratio)", &Options::clip_vloss},
+      {"force", "overwrite an existing run in --out", &Options::force},
       {"allow-change", "on resume, accept changed options that alter the learning problem (recorded in /changes)",
-       &Config::allow_change},
+       &Options::allow_change},
   };
   return table;
 }
@@ -160,156 +160,156 @@ const std::vector<SwitchSpec>& switch_table() {
 const std::vector<OptionSpec>& option_table() {
   static const std::vector<OptionSpec> table = {
       {"Training", "algo", "algorithm: " + algo::algorithm_names(),
-       [](Config& c, const std::string& v) {
+       [](Options& c, const std::string& v) {
          for (const auto& a : algo::algorithms())
            if (a.name == v) return void(c.algo = v);
          bad("algo", v, algo::algorithm_names());
        },
-       [](const Config& c) { return c.algo; }},
+       [](const Options& c) { return c.algo; }},
       {"Training", "env", "environment id (list them with `rlmpi envs`)",
-       [](Config& c, const std::string& v) {
+       [](Options& c, const std::string& v) {
          if (v.empty()) bad("env", v, "an environment id, see `rlmpi envs`");
          c.env = v;
        },
-       [](const Config& c) { return c.env; }},
+       [](const Options& c) { return c.env; }},
       {"Training", "seed", "base seed; rank r uses seed + 10000 r",
-       [](Config& c, const std::string& v) {
+       [](Options& c, const std::string& v) {
          c.seed = static_cast<std::uint64_t>(
              parse_integer("seed", v, 0, std::numeric_limits<long long>::max(), "an integer >= 0"));
        },
-       [](const Config& c) { return std::to_string(c.seed); }},
+       [](const Options& c) { return std::to_string(c.seed); }},
       {"Training", "epochs", "number of epochs",
-       [](Config& c, const std::string& v) { c.epochs = parse_positive_int("epochs", v); },
-       [](const Config& c) { return std::to_string(c.epochs); }},
+       [](Options& c, const std::string& v) { c.epochs = parse_positive_int("epochs", v); },
+       [](const Options& c) { return std::to_string(c.epochs); }},
       {"Training", "steps-per-epoch",
        "environment steps per epoch, summed over ranks (strong scaling; must divide by ranks x envs-per-rank)",
-       [](Config& c, const std::string& v) { c.steps_per_epoch = parse_positive_int("steps-per-epoch", v); },
-       [](const Config& c) { return std::to_string(c.steps_per_epoch); }},
+       [](Options& c, const std::string& v) { c.steps_per_epoch = parse_positive_int("steps-per-epoch", v); },
+       [](const Options& c) { return std::to_string(c.steps_per_epoch); }},
       {"Training", "steps-per-rank",
        "environment steps per epoch on each rank (weak scaling: the batch is N x ranks); instead of "
        "--steps-per-epoch (0: off)",
-       [](Config& c, const std::string& v) { c.steps_per_rank = parse_nonnegative_int("steps-per-rank", v); },
-       [](const Config& c) { return std::to_string(c.steps_per_rank); }},
+       [](Options& c, const std::string& v) { c.steps_per_rank = parse_nonnegative_int("steps-per-rank", v); },
+       [](const Options& c) { return std::to_string(c.steps_per_rank); }},
       {"Training", "epoch-end",
        "an episode running at the epoch end: continue (bootstrapped, then goes on in the next epoch) or reset (Spinning Up)",
-       [](Config& c, const std::string& v) { c.epoch_end = parse_choice("epoch-end", v, {"continue", "reset"}); },
-       [](const Config& c) { return c.epoch_end; }},
+       [](Options& c, const std::string& v) { c.epoch_end = parse_choice("epoch-end", v, {"continue", "reset"}); },
+       [](const Options& c) { return c.epoch_end; }},
       {"Training", "max-ep-len", "episode length cap (truncates like a time limit)",
-       [](Config& c, const std::string& v) { c.max_ep_len = parse_positive_int("max-ep-len", v); },
-       [](const Config& c) { return std::to_string(c.max_ep_len); }},
+       [](Options& c, const std::string& v) { c.max_ep_len = parse_positive_int("max-ep-len", v); },
+       [](const Options& c) { return std::to_string(c.max_ep_len); }},
       {"Training", "envs-per-rank", "environments stepped together on each rank (one batched forward per step)",
-       [](Config& c, const std::string& v) { c.envs_per_rank = parse_positive_int("envs-per-rank", v); },
-       [](const Config& c) { return std::to_string(c.envs_per_rank); }},
+       [](Options& c, const std::string& v) { c.envs_per_rank = parse_positive_int("envs-per-rank", v); },
+       [](const Options& c) { return std::to_string(c.envs_per_rank); }},
       {"Network", "hid", "hidden layer widths of policy and value nets",
-       [](Config& c, const std::string& v) { c.hid = parse_hidden("hid", v); },
-       [](const Config& c) { return join_ints(c.hid); }},
+       [](Options& c, const std::string& v) { c.hid = parse_hidden("hid", v); },
+       [](const Options& c) { return join_ints(c.hid); }},
       {"Network", "activation", "hidden activation: tanh or relu",
-       [](Config& c, const std::string& v) { c.activation = parse_choice("activation", v, {"tanh", "relu"}); },
-       [](const Config& c) { return c.activation; }},
+       [](Options& c, const std::string& v) { c.activation = parse_choice("activation", v, {"tanh", "relu"}); },
+       [](const Options& c) { return c.activation; }},
       {"Network", "precision", "network arithmetic: double or float (environments always step in double)",
-       [](Config& c, const std::string& v) { c.precision = parse_choice("precision", v, {"double", "float"}); },
-       [](const Config& c) { return c.precision; }},
+       [](Options& c, const std::string& v) { c.precision = parse_choice("precision", v, {"double", "float"}); },
+       [](const Options& c) { return c.precision; }},
       {"Network", "init", "weight init: default (PyTorch nn.Linear) or orthogonal (Baselines/CleanRL gains)",
-       [](Config& c, const std::string& v) { c.init = parse_choice("init", v, {"default", "orthogonal"}); },
-       [](const Config& c) { return c.init; }},
+       [](Options& c, const std::string& v) { c.init = parse_choice("init", v, {"default", "orthogonal"}); },
+       [](const Options& c) { return c.init; }},
       {"Optimisation", "max-grad-norm", "clip the global gradient norm before each Adam step (0: off)",
-       [](Config& c, const std::string& v) {
+       [](Options& c, const std::string& v) {
          c.max_grad_norm = parse_real("max-grad-norm", v, 0.0, std::numeric_limits<double>::max(), false, "a number >= 0");
        },
-       [](const Config& c) { return fmt(c.max_grad_norm); }},
+       [](const Options& c) { return fmt(c.max_grad_norm); }},
       {"Optimisation", "adam-eps", "Adam epsilon",
-       [](Config& c, const std::string& v) { c.adam_eps = parse_positive("adam-eps", v); },
-       [](const Config& c) { return fmt(c.adam_eps); }},
+       [](Options& c, const std::string& v) { c.adam_eps = parse_positive("adam-eps", v); },
+       [](const Options& c) { return fmt(c.adam_eps); }},
       {"Optimisation", "ent-coef", "entropy bonus coefficient in the policy loss (VPG, PPO)",
-       [](Config& c, const std::string& v) {
+       [](Options& c, const std::string& v) {
          c.ent_coef = parse_real("ent-coef", v, 0.0, std::numeric_limits<double>::max(), false, "a number >= 0");
        },
-       [](const Config& c) { return fmt(c.ent_coef); }},
+       [](const Options& c) { return fmt(c.ent_coef); }},
       {"Optimisation", "gamma", "discount factor in [0, 1]",
-       [](Config& c, const std::string& v) { c.gamma = parse_unit("gamma", v); },
-       [](const Config& c) { return fmt(c.gamma); }},
+       [](Options& c, const std::string& v) { c.gamma = parse_unit("gamma", v); },
+       [](const Options& c) { return fmt(c.gamma); }},
       {"Optimisation", "lam", "GAE lambda in [0, 1]",
-       [](Config& c, const std::string& v) { c.lam = parse_unit("lam", v); },
-       [](const Config& c) { return fmt(c.lam); }},
+       [](Options& c, const std::string& v) { c.lam = parse_unit("lam", v); },
+       [](const Options& c) { return fmt(c.lam); }},
       {"Optimisation", "pi-lr", "policy Adam learning rate (VPG, PPO)",
-       [](Config& c, const std::string& v) { c.pi_lr = parse_positive("pi-lr", v); },
-       [](const Config& c) { return fmt(c.pi_lr); }},
+       [](Options& c, const std::string& v) { c.pi_lr = parse_positive("pi-lr", v); },
+       [](const Options& c) { return fmt(c.pi_lr); }},
       {"Optimisation", "vf-lr", "value-function Adam learning rate",
-       [](Config& c, const std::string& v) { c.vf_lr = parse_positive("vf-lr", v); },
-       [](const Config& c) { return fmt(c.vf_lr); }},
+       [](Options& c, const std::string& v) { c.vf_lr = parse_positive("vf-lr", v); },
+       [](const Options& c) { return fmt(c.vf_lr); }},
       {"Optimisation", "train-pi-iters", "max policy steps per epoch (PPO)",
-       [](Config& c, const std::string& v) { c.train_pi_iters = parse_positive_int("train-pi-iters", v); },
-       [](const Config& c) { return std::to_string(c.train_pi_iters); }},
+       [](Options& c, const std::string& v) { c.train_pi_iters = parse_positive_int("train-pi-iters", v); },
+       [](const Options& c) { return std::to_string(c.train_pi_iters); }},
       {"Optimisation", "train-v-iters", "value-function steps per epoch",
-       [](Config& c, const std::string& v) { c.train_v_iters = parse_nonnegative_int("train-v-iters", v); },
-       [](const Config& c) { return std::to_string(c.train_v_iters); }},
+       [](Options& c, const std::string& v) { c.train_v_iters = parse_nonnegative_int("train-v-iters", v); },
+       [](const Options& c) { return std::to_string(c.train_v_iters); }},
       {"PPO", "ppo-variant", "clip (clipped surrogate) or penalty (adaptive KL penalty)",
-       [](Config& c, const std::string& v) { c.ppo_variant = parse_choice("ppo-variant", v, {"clip", "penalty"}); },
-       [](const Config& c) { return c.ppo_variant; }},
+       [](Options& c, const std::string& v) { c.ppo_variant = parse_choice("ppo-variant", v, {"clip", "penalty"}); },
+       [](const Options& c) { return c.ppo_variant; }},
       {"PPO", "clip-ratio", "PPO clip epsilon in (0, 1)",
-       [](Config& c, const std::string& v) {
+       [](Options& c, const std::string& v) {
          c.clip_ratio = parse_real("clip-ratio", v, 0.0, 1.0, true, "a number in (0, 1]");
        },
-       [](const Config& c) { return fmt(c.clip_ratio); }},
+       [](const Options& c) { return fmt(c.clip_ratio); }},
       {"PPO", "target-kl", "PPO early-stop KL target (stop at 1.5x) / penalty d_targ",
-       [](Config& c, const std::string& v) { c.target_kl = parse_positive("target-kl", v); },
-       [](const Config& c) { return fmt(c.target_kl); }},
+       [](Options& c, const std::string& v) { c.target_kl = parse_positive("target-kl", v); },
+       [](const Options& c) { return fmt(c.target_kl); }},
       {"PPO", "kl-coef", "PPO-penalty initial beta",
-       [](Config& c, const std::string& v) { c.kl_coef = parse_positive("kl-coef", v); },
-       [](const Config& c) { return fmt(c.kl_coef); }},
+       [](Options& c, const std::string& v) { c.kl_coef = parse_positive("kl-coef", v); },
+       [](const Options& c) { return fmt(c.kl_coef); }},
       {"PPO", "update-epochs", "0: Spinning Up full-batch steps; N > 0: N epochs of shuffled minibatches",
-       [](Config& c, const std::string& v) { c.update_epochs = parse_nonnegative_int("update-epochs", v); },
-       [](const Config& c) { return std::to_string(c.update_epochs); }},
+       [](Options& c, const std::string& v) { c.update_epochs = parse_nonnegative_int("update-epochs", v); },
+       [](const Options& c) { return std::to_string(c.update_epochs); }},
       {"PPO", "minibatch-size", "minibatch size per rank with --update-epochs (0: 64)",
-       [](Config& c, const std::string& v) { c.minibatch_size = parse_nonnegative_int("minibatch-size", v); },
-       [](const Config& c) { return std::to_string(c.minibatch_size); }},
+       [](Options& c, const std::string& v) { c.minibatch_size = parse_nonnegative_int("minibatch-size", v); },
+       [](const Options& c) { return std::to_string(c.minibatch_size); }},
       {"TRPO", "delta", "KL trust-region size",
-       [](Config& c, const std::string& v) { c.delta = parse_positive("delta", v); },
-       [](const Config& c) { return fmt(c.delta); }},
+       [](Options& c, const std::string& v) { c.delta = parse_positive("delta", v); },
+       [](const Options& c) { return fmt(c.delta); }},
       {"TRPO", "cg-iters", "conjugate-gradient iterations",
-       [](Config& c, const std::string& v) { c.cg_iters = parse_positive_int("cg-iters", v); },
-       [](const Config& c) { return std::to_string(c.cg_iters); }},
+       [](Options& c, const std::string& v) { c.cg_iters = parse_positive_int("cg-iters", v); },
+       [](const Options& c) { return std::to_string(c.cg_iters); }},
       {"TRPO", "damping", "Fisher damping coefficient (>= 0)",
-       [](Config& c, const std::string& v) {
+       [](Options& c, const std::string& v) {
          c.damping = parse_real("damping", v, 0.0, std::numeric_limits<double>::max(), false, "a number >= 0");
        },
-       [](const Config& c) { return fmt(c.damping); }},
+       [](const Options& c) { return fmt(c.damping); }},
       {"TRPO", "backtrack-iters", "line-search steps",
-       [](Config& c, const std::string& v) { c.backtrack_iters = parse_positive_int("backtrack-iters", v); },
-       [](const Config& c) { return std::to_string(c.backtrack_iters); }},
+       [](Options& c, const std::string& v) { c.backtrack_iters = parse_positive_int("backtrack-iters", v); },
+       [](const Options& c) { return std::to_string(c.backtrack_iters); }},
       {"TRPO", "backtrack-coeff", "line-search shrink factor in (0, 1)",
-       [](Config& c, const std::string& v) {
+       [](Options& c, const std::string& v) {
          c.backtrack_coeff = parse_real("backtrack-coeff", v, 0.0, 1.0, true, "a number in (0, 1]");
        },
-       [](const Config& c) { return fmt(c.backtrack_coeff); }},
+       [](const Options& c) { return fmt(c.backtrack_coeff); }},
       {"Output", "out", "run directory (default runs/<algo>-<env>-s<seed>-<timestamp>)",
-       [](Config& c, const std::string& v) {
+       [](Options& c, const std::string& v) {
          if (v.empty()) bad("out", v, "a directory path");
          c.out = v;
        },
-       [](const Config& c) { return c.out; }},
+       [](const Options& c) { return c.out; }},
       {"Output", "resume", "continue a run: 'auto' (if --out holds a checkpoint, else start), or a run directory or checkpoint file",
-       [](Config& c, const std::string& v) {
+       [](Options& c, const std::string& v) {
          if (v.empty()) bad("resume", v, "auto, a run directory or a checkpoint file");
          c.resume = v;
        },
-       [](const Config& c) { return c.resume; }},
+       [](const Options& c) { return c.resume; }},
       {"Output", "checkpoint-every", "epochs between checkpoints (a checkpoint is also written after the last epoch)",
-       [](Config& c, const std::string& v) { c.checkpoint_every = parse_positive_int("checkpoint-every", v); },
-       [](const Config& c) { return std::to_string(c.checkpoint_every); }},
+       [](Options& c, const std::string& v) { c.checkpoint_every = parse_positive_int("checkpoint-every", v); },
+       [](const Options& c) { return std::to_string(c.checkpoint_every); }},
       {"Cluster", "stall-timeout",
        "abort the job when a rank stops answering or the others wait for it in MPI longer than this many seconds "
        "(0: off; choose more than one epoch's rollout)",
-       [](Config& c, const std::string& v) {
+       [](Options& c, const std::string& v) {
          c.stall_timeout =
              parse_real("stall-timeout", v, 0.0, 1e9, false, "a number of seconds >= 0 (0: off)");
        },
-       [](const Config& c) { return fmt(c.stall_timeout); }},
+       [](const Options& c) { return fmt(c.stall_timeout); }},
   };
   return table;
 }
 
-std::string option_default(const OptionSpec& o) { return o.show(Config{}); }
+std::string option_default(const OptionSpec& o) { return o.show(Options{}); }
 
 // Options that act once, on the command line only: in a --config file they would fire at every
 // start of the run (`force = 0` deleted a run).
@@ -394,7 +394,7 @@ po::parsed_options parse_ini(const std::string& path, std::string text, const po
 
 }  // namespace
 
-Config merge_with_run(const Config& cfg, const std::vector<std::pair<std::string, std::string>>& stored,
+Options merge_with_run(const Options& cfg, const std::vector<std::pair<std::string, std::string>>& stored,
                       std::vector<OptionChange>& changes) {
   // How the run is driven, not what it learns: free to change on resume, not recorded.
   constexpr const char* kOperational[] = {"epochs", "out", "resume", "checkpoint-every", "stall-timeout", "quiet"};
@@ -415,12 +415,12 @@ Config merge_with_run(const Config& cfg, const std::vector<std::pair<std::string
   const auto given = [&](const std::string& name) {
     return std::find(cfg.given.begin(), cfg.given.end(), name) != cfg.given.end();
   };
-  Config out = cfg;
+  Options out = cfg;
   auto merge = [&](const std::string& name, auto apply, auto show) {
     if (listed(kOperational, name)) return;
     const auto old_text = stored_value(name);
     if (!old_text) return;  // an option newer than the run: keep this run's value
-    Config old = cfg;
+    Options old = cfg;
     try {
       apply(old, *old_text);
     } catch (const UsageError&) {
@@ -446,8 +446,8 @@ Config merge_with_run(const Config& cfg, const std::vector<std::pair<std::string
     if (command_line_only(sw.name)) continue;
     const auto member = sw.member;
     merge(
-        sw.name, [&](Config& c, const std::string& v) { c.*member = parse_switch(sw.name, v); },
-        [&](const Config& c) { return std::string(c.*member ? "1" : "0"); });
+        sw.name, [&](Options& c, const std::string& v) { c.*member = parse_switch(sw.name, v); },
+        [&](const Options& c) { return std::string(c.*member ? "1" : "0"); });
   }
   // --steps-per-epoch given alone replaces the run's per-rank batch and vice versa.
   if (given("steps-per-epoch") && !given("steps-per-rank")) out.steps_per_rank = 0;
@@ -485,8 +485,8 @@ std::string read_config_file(const std::string& path) {
   return text;
 }
 
-Config parse_command_line(int argc, const char* const* argv, const ConfigReader& read_config) {
-  Config cfg;
+Options parse_command_line(int argc, const char* const* argv, const ConfigReader& read_config) {
+  Options cfg;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (int i = 0; i < argc; ++i) {  // shell-quoted where needed, for the run file
     const std::string a = argv[i];
@@ -630,16 +630,12 @@ Config parse_command_line(int argc, const char* const* argv, const ConfigReader&
   return cfg;
 }
 
-}  // namespace rlmpi::cli
-
-namespace rlmpi {
-
-std::vector<std::pair<std::string, std::string>> Config::to_key_values() const {
+std::vector<std::pair<std::string, std::string>> option_values(const Options& o) {
   std::vector<std::pair<std::string, std::string>> kv;
-  for (const auto& o : cli::option_table()) kv.emplace_back(o.name, o.show(*this));
-  for (const auto& sw : cli::switch_table())
-    if (!cli::command_line_only(sw.name)) kv.emplace_back(sw.name, this->*sw.member ? "1" : "0");
+  for (const auto& opt : option_table()) kv.emplace_back(opt.name, opt.show(o));
+  for (const auto& sw : switch_table())
+    if (!command_line_only(sw.name)) kv.emplace_back(sw.name, o.*sw.member ? "1" : "0");
   return kv;
 }
 
-}  // namespace rlmpi
+}  // namespace rlmpi::cli

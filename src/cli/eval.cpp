@@ -40,7 +40,7 @@ std::vector<int> parse_hid(const std::string& hid, const std::string& path) {
 
 }  // namespace
 
-int run_eval(const Config& cfg, const mpi::Comm& world) {
+int run_eval(const Options& cfg, const mpi::Comm& world) {
   // The policy of a run directory, run file or checkpoint.
   const fs::path p(cfg.eval_path);
   std::error_code ec;
@@ -48,7 +48,7 @@ int run_eval(const Config& cfg, const mpi::Comm& world) {
                                 : p.filename() == kRunFileName         ? (p.parent_path() / kCheckpointName).string()
                                                                          : p.string();
   io::Checkpoint ckpt;
-  Config run_cfg = cfg;
+  Options run_cfg = cfg;
   int code = 0;
   std::string message;
   if (world.is_root()) {

@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     world.broadcast(text);
     return text;
   };
-  cli::Config cfg;
+  cli::Options cfg;
   int code = 0;
   std::string message;
   try {

@@ -13,7 +13,7 @@ namespace {
 
 // runs/<algo>-<env>-s<seed>-<time>, made here: two runs started in the same second get
 // different directories (mkdir is atomic: -2, -3, ... are tried until one is new).
-std::string make_default_run_dir(const Config& cfg) {
+std::string make_default_run_dir(const Options& cfg) {
   char stamp[32];
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -32,7 +32,7 @@ std::string make_default_run_dir(const Config& cfg) {
 
 // Rank 0: where the run lives and whether it continues a checkpoint. An existing run is never
 // overwritten unless --force; nothing is deleted without it.
-RunPlan plan_run(const Config& cfg) {
+RunPlan plan_run(const Options& cfg) {
   RunPlan p;
   p.dir = cfg.out.empty() ? make_default_run_dir(cfg) : cfg.out;
   std::error_code ec;
@@ -94,7 +94,7 @@ RunPlan plan_run(const Config& cfg) {
 
 }  // namespace
 
-std::string run_file_to_resume(const Config& cfg) {
+std::string run_file_to_resume(const Options& cfg) {
   std::error_code ec;
   fs::path dir;
   if (!cfg.resume.empty() && cfg.resume != "auto") {
@@ -112,7 +112,7 @@ std::string run_file_to_resume(const Config& cfg) {
 
 // plan_run under the directory lock: the lock is taken before anything in the directory is
 // read or removed.
-RunPlan plan_run_locked(const Config& cfg, RunLock& lock) {
+RunPlan plan_run_locked(const Options& cfg, RunLock& lock) {
   if (cfg.resume.empty() || cfg.resume == "auto") {
     if (!cfg.out.empty()) {  // lock before plan_run may remove an old run (--force)
       std::error_code ec;

@@ -18,11 +18,11 @@ struct RunPlan {
 
 // Read-only: the run file a resume with these options would continue (a checkpoint exists
 // beside it), or "" when the run starts fresh. Nothing is created or locked.
-std::string run_file_to_resume(const Config& cfg);
+std::string run_file_to_resume(const Options& cfg);
 
 // Where the run lives and whether it continues a checkpoint, decided under the directory lock
 // (taken before anything in the directory is read or removed). An existing run is never
 // overwritten unless --force. Throws UsageError.
-RunPlan plan_run_locked(const Config& cfg, RunLock& lock);
+RunPlan plan_run_locked(const Options& cfg, RunLock& lock);
 
 }  // namespace rlmpi::cli

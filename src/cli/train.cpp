@@ -53,7 +53,7 @@ std::string iso_time_now() {
   return buf;
 }
 
-io::Attributes run_attributes(const Config& cfg, const mpi::Comm& world) {
+io::Attributes run_attributes(const Options& cfg, const mpi::Comm& world) {
   io::Attributes a = {{"algorithm", cfg.algo},
                       {"environment", cfg.env},
                       {"seed", static_cast<std::int64_t>(cfg.seed)},
@@ -62,7 +62,7 @@ io::Attributes run_attributes(const Config& cfg, const mpi::Comm& world) {
                       {"git_commit", std::string(kGitCommit)},
                       {"host", host_name()},
                       {"start_time", iso_time_now()}};
-  for (const auto& [k, v] : cfg.to_key_values()) a.emplace_back("config." + k, typed(v));
+  for (const auto& [k, v] : option_values(cfg)) a.emplace_back("config." + k, typed(v));
   return a;
 }
 
@@ -90,7 +90,7 @@ void describe_columns(io::RunFile& run, const std::vector<std::string>& columns)
 }
 
 // How the run was started: every start's command line, and how many restarts (resumes).
-void record_start(io::RunFile& run, const Config& cfg, bool resume) {
+void record_start(io::RunFile& run, const Options& cfg, bool resume) {
   std::int64_t restarts = 0;
   std::string lines;
   if (resume) {
@@ -134,7 +134,7 @@ struct ExitCode {
 
 // A resumed run's stored options (rank 0 reads the run file; every rank gets them), as
 // (name, text) pairs; empty for a fresh run.
-std::vector<std::pair<std::string, std::string>> stored_options(const Config& cfg, const mpi::Comm& world) {
+std::vector<std::pair<std::string, std::string>> stored_options(const Options& cfg, const mpi::Comm& world) {
   std::string packed, message;  // name \0 value \0 ...
   int code = 0;
   if (world.is_root()) {
@@ -163,18 +163,18 @@ std::vector<std::pair<std::string, std::string>> stored_options(const Config& cf
 
 }  // namespace
 
-int run_train(const Config& cli_cfg, const mpi::Comm& world, const StopSignals& signals) {
+int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals& signals) {
   check_slurm_world_size(world.size());  // same verdict on every rank, before any collective
   // A resume continues the run's own options; changes are refused or recorded (--allow-change).
   std::vector<OptionChange> changes;
-  Config merged = cli_cfg;
+  Options merged = cli_cfg;
   try {
     const auto stored = stored_options(cli_cfg, world);
     if (!stored.empty()) merged = merge_with_run(cli_cfg, stored, changes);
   } catch (const ExitCode& e) {
     return e.code;
   }
-  const Config cfg = resolve_for_ranks(merged, world.size());
+  const Options cfg = resolve_for_ranks(merged, world.size());
   algo::Trainer trainer(cfg, world);      // throws UsageError on every rank alike, before any collective
   // Started before rank 0 touches the file system: a hung one is reported too.
   std::optional<mpi::Watchdog> watchdog;

@@ -13,9 +13,9 @@ namespace rlmpi::cli {
 // before the first collective operation is turned into exit code 2 on every rank by main().
 // `signals` is the program's stop flag (installed before MPI starts and kept until exit, so a
 // signal is never lost at start-up nor fatal during shutdown).
-int run_train(const Config& cfg, const mpi::Comm& world, const StopSignals& signals);
-int run_envs(const Config& cfg, const mpi::Comm& world);
-int run_eval(const Config& cfg, const mpi::Comm& world);
+int run_train(const Options& cfg, const mpi::Comm& world, const StopSignals& signals);
+int run_envs(const Options& cfg, const mpi::Comm& world);
+int run_eval(const Options& cfg, const mpi::Comm& world);
 
 // Collective: every rank passes its local exit code (0 = fine) and message; all ranks return
 // the largest code, and the lowest failing rank prints its message once as

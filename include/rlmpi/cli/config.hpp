@@ -1,5 +1,5 @@
 #pragma once
-// Command-line and INI parsing of rlmpi::Config (--config FILE; the command line wins), with
+// Command-line and INI parsing of cli::Options (--config FILE; the command line wins), with
 // validation: bad input throws UsageError with a one-line message naming the option, the value
 // and what is allowed.
 #include <functional>
@@ -11,8 +11,38 @@
 
 namespace rlmpi::cli {
 
-using rlmpi::Command;
 using rlmpi::Config;
+
+enum class Command { Train, Envs, Eval, Help, Version };
+
+// One invocation of the program: the training configuration (the base, all the trainer sees)
+// plus how this run is driven.
+struct Options : Config {
+  Command command = Command::Train;
+
+  // run directory and resume
+  std::string out;  // run directory (empty: runs/<algo>-<env>-s<seed>-<timestamp>)
+  std::string resume;         // "" (fresh run), "auto" (resume if --out holds a checkpoint), or a checkpoint / run dir
+  bool force = false;         // overwrite an existing run in --out
+  bool allow_change = false;  // on resume: accept options that change the learning problem (recorded in /changes)
+  int checkpoint_every = 1;   // epochs between checkpoints (and always after the last epoch)
+  bool quiet = false;
+  double stall_timeout = 0;   // seconds before a rank that stopped answering aborts the job (0: off)
+
+  // where the options came from
+  std::vector<std::string> given;  // options set on the command line or in --config
+  std::string command_line;        // argv joined (recorded in the run file)
+  std::string config_file;
+
+  // eval (rlmpi eval RUN)
+  std::string eval_path;
+  int eval_episodes = 10;
+  bool deterministic = false;
+};
+
+// Every option as (name, value) text in a stable order, for logs and the run file's config.*
+// attributes (command-line-only options left out).
+std::vector<std::pair<std::string, std::string>> option_values(const Options& o);
 
 // The text of a --config file (throws rlmpi::UsageError: missing, unreadable, not a regular
 // file (a FIFO, device or directory), larger than 1 MiB).
@@ -25,7 +55,7 @@ using ConfigReader = std::function<std::string(const std::string& path)>;
 // Parses argv (argv[0] is the program). Throws rlmpi::UsageError on bad input. In a --config
 // file switches take a value (true/false/1/0/yes/no/on/off) and force, resume, help, version
 // and config are refused (command-line only); the command line wins over the file.
-Config parse_command_line(int argc, const char* const* argv, const ConfigReader& read_config = read_config_file);
+Options parse_command_line(int argc, const char* const* argv, const ConfigReader& read_config = read_config_file);
 
 // An option whose value a resumed run changes (--allow-change), as text.
 struct OptionChange {
@@ -37,7 +67,7 @@ struct OptionChange {
 // differ are refused, unless they only change how the run is driven (epochs, checkpoints,
 // output) or --allow-change is set and they are not part of the checkpoint's identity; those
 // are returned in `changes`. Throws rlmpi::UsageError.
-Config merge_with_run(const Config& cfg, const std::vector<std::pair<std::string, std::string>>& stored,
+Options merge_with_run(const Options& cfg, const std::vector<std::pair<std::string, std::string>>& stored,
                       std::vector<OptionChange>& changes);
 
 // The --help text.

@@ -1,7 +1,8 @@
 #pragma once
-// The resolved configuration of one rlmpi run: every option with Spinning Up's defaults
-// (../shared/reference/algorithms.md §1). Plain data: the cli layer fills and validates it,
-// the algorithm layer reads it.
+// The training configuration of one rlmpi run: what to train and how, with Spinning Up's
+// defaults (../shared/reference/algorithms.md §1). Plain data: the cli layer fills and validates
+// it (cli::Options adds how the program is driven: run directory, resume, console, eval), the
+// algorithm layer reads it.
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -11,11 +12,7 @@
 
 namespace rlmpi {
 
-enum class Command { Train, Envs, Eval, Help, Version };
-
 struct Config {
-  Command command = Command::Train;
-
   // what to train
   std::string algo = "ppo";  // vpg | trpo | ppo
   std::string env = "CartPole-v1";
@@ -65,32 +62,13 @@ struct Config {
   double damping = 0.1;
   int backtrack_iters = 10;
   double backtrack_coeff = 0.8;
-
-  // output
-  std::string out;  // run directory (empty: runs/<algo>-<env>-s<seed>-<timestamp>)
-  std::string resume;         // "" (fresh run), "auto" (resume if --out holds a checkpoint), or a checkpoint / run dir
-  bool force = false;         // overwrite an existing run in --out
-  bool allow_change = false;  // on resume: accept options that change the learning problem (recorded in /changes)
-  std::vector<std::string> given;  // command-line state: options set on the command line or in --config
-  std::string command_line;        // command-line state: argv joined (recorded in the run file)
-  int checkpoint_every = 1;   // epochs between checkpoints (and always after the last epoch)
-  bool quiet = false;
-  double stall_timeout = 0;   // seconds before a rank that stopped answering aborts the job (0: off)
-
-  std::string config_file;
-
-  // eval (rlmpi eval RUN)
-  std::string eval_path;
-  int eval_episodes = 10;
-  bool deterministic = false;
-
-  // Every option as (name, value) text in a stable order, for logs and the run file.
-  std::vector<std::pair<std::string, std::string>> to_key_values() const;
 };
 
 // The configuration for `ranks` ranks: with --steps-per-rank N, steps_per_epoch becomes
 // N x ranks (the batch every statistic and checkpoint refers to).
-inline Config resolve_for_ranks(Config c, int ranks) {
+// C is Config or a type derived from it (cli::Options), returned whole.
+template <class C>
+C resolve_for_ranks(C c, int ranks) {
   if (c.steps_per_rank <= 0) return c;
   const long long total = static_cast<long long>(c.steps_per_rank) * ranks;
   if (total > 2147483647LL)
