@@ -38,6 +38,7 @@
 #include "rlmpi/nn/adam.hpp"
 #include "rlmpi/nn/policy.hpp"
 #include "rlmpi/nn/value.hpp"
+#include "peak_fma.hpp"
 
 namespace {
 
@@ -287,7 +288,8 @@ void time_rollout(int reps, double* us_step, double* us_nn) {
 }
 
 template <class T>
-void run_type(const char* type, const std::vector<Problem>& problems, int reps, bool quick) {
+void run_type(const char* type, const std::vector<Problem>& problems, int reps, bool quick, double peak_gflops,
+              const char* peak_isa) {
   std::printf("\n=== %s ===\n", type);
   std::vector<GemmResult> cache;
   if (!quick) {
@@ -315,13 +317,15 @@ void run_type(const char* type, const std::vector<Problem>& problems, int reps, 
     std::printf("  %-22s %5ld x %5ld x %5ld  %9.1f us  %7.2f GFLOP/s\n", c.what.c_str(),
                 static_cast<long>(c.m), static_cast<long>(c.k), static_cast<long>(c.n), c.seconds * 1e6,
                 c.gflops());
-  std::printf("\n  %-26s %8s %8s %8s %8s %9s %8s\n", "update (80 pi + 80 v iters)", "GFLOP", "time s",
-              "GFLOP/s", "attain.", "fraction", "pi share");
+  std::printf("\n  %-26s %8s %8s %8s %8s %9s %8s %9s\n", "update (80 pi + 80 v iters)", "GFLOP", "time s",
+              "GFLOP/s", "attain.", "fraction", "pi share", "of peak");
   for (const auto& r : rows)
-    std::printf("  %-26s %8.3f %8.4f %8.2f %8.2f %8.1f%% %7.1f%%\n", r.name.c_str(), r.gflop, r.t, r.achieved,
-                r.attain, 100 * r.frac, 100 * r.share);
+    std::printf("  %-26s %8.3f %8.4f %8.2f %8.2f %8.1f%% %7.1f%% %8.1f%%\n", r.name.c_str(), r.gflop, r.t,
+                r.achieved, r.attain, 100 * r.frac, 100 * r.share, 100 * r.achieved / peak_gflops);
   std::printf("  (attain. = the same GEMMs alone with Eigen operator*, timed interleaved with the update;\n"
-              "   fraction = median over reps of attainable time / update time)\n");
+              "   fraction = median over reps of attainable time / update time;\n"
+              "   of peak = GFLOP/s / this core's measured %s peak, %.1f GFLOP/s in %s)\n",
+              peak_isa, peak_gflops, type);
   double us = 0, us_nn = 0;
   time_rollout<T>(reps, &us, &us_nn);
   std::printf("\n  rollout CartPole-v1, batch 1: %.3f us/step (nn calls %.3f us, env+rest %.3f us)\n", us,
@@ -349,7 +353,20 @@ int main(int argc, char** argv) {
               Eigen::SimdInstructionSetsInUse());
   const std::vector<Problem> problems{{"CartPole (4->64->64->2)", true, 4, 2},
                                       {"Hopper (11->64->64->3)", false, 11, 3}};
-  run_type<double>("double", problems, reps, quick);
-  run_type<float>("float", problems, reps, quick);
+  // The core's peak, measured (tools/bench/peak_fma.hpp); fractions are of the best ISA it has.
+  const auto peaks = peak::measure();
+  std::printf("peak (12 independent chains, median of 5):");
+  const peak::Peak* best = &peaks.front();
+  for (const auto& p : peaks) {
+    if (!p.available) {
+      std::printf("  %s: not on this CPU;", p.isa);
+      continue;
+    }
+    std::printf("  %s %.1f float / %.1f double GFLOP/s;", p.isa, p.float_gflops, p.double_gflops);
+    best = &p;
+  }
+  std::printf("\n");
+  run_type<double>("double", problems, reps, quick, best->double_gflops, best->isa);
+  run_type<float>("float", problems, reps, quick, best->float_gflops, best->isa);
   return 0;
 }
