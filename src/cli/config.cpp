@@ -206,7 +206,7 @@ const std::vector<OptionSpec>& option_table() {
       {"Network", "activation", "hidden activation: tanh or relu",
        [](Options& c, const std::string& v) { c.activation = parse_choice("activation", v, {"tanh", "relu"}); },
        [](const Options& c) { return c.activation; }},
-      {"Network", "precision", "network arithmetic: double or float (environments always step in double)",
+      {"Network", "precision", "network arithmetic: float or double (environments always step in double)",
        [](Options& c, const std::string& v) { c.precision = parse_choice("precision", v, {"double", "float"}); },
        [](const Options& c) { return c.precision; }},
       {"Network", "init", "weight init: default (PyTorch nn.Linear) or orthogonal (Baselines/CleanRL gains)",

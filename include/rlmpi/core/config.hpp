@@ -29,7 +29,7 @@ struct Config {
   std::string activation = "tanh";  // tanh | relu
 
   std::string init = "default";  // default (PyTorch nn.Linear) | orthogonal
-  std::string precision = "double";  // double | float: the networks' (and buffer's) scalar; envs stay double
+  std::string precision = "float";  // float | double: the networks' (and buffer's) scalar; envs stay double
 
   // locomotion extras (all off by default: Spinning Up's behaviour)
   bool normalize_obs = false;     // running mean/std of observations, merged across ranks per epoch, clip +-10
