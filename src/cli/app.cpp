@@ -2,7 +2,9 @@
 
 #include <cstdio>
 
+#include "rlmpi/core/error.hpp"
 #include "rlmpi/env/env.hpp"
+#include "run_config.hpp"
 
 namespace rlmpi::cli {
 
@@ -25,6 +27,26 @@ int run_envs(const Options&, const mpi::Comm& world) {
   for (const auto& e : envs)
     std::printf("%-26s %-10d %-44s %s\n", e.id.c_str(), e.max_episode_steps, e.observation_space.c_str(),
                 e.action_space.c_str());
+  return kExitOk;
+}
+
+int run_config(const Options& cfg, const mpi::Comm& world) {
+  std::string text, message;
+  int code = 0;
+  if (world.is_root()) {
+    try {
+      const std::string run_file = run_file_of(cfg.run_path);
+      if (run_file.empty())
+        throw UsageError("no run file at '" + cfg.run_path +
+                         "' (allowed: a run directory holding run.h5, or an rlmpi run file)");
+      text = reproduce_ini(run_file);
+    } catch (const UsageError& e) {
+      code = kExitUsage;
+      message = e.what();
+    }
+  }
+  if (int agreed = agree_on_error(world, code, message); agreed != 0) return agreed;
+  if (world.is_root()) std::fputs(text.c_str(), stdout);
   return kExitOk;
 }
 

@@ -17,6 +17,8 @@
 
 #include "rlmpi/algo/algorithm.hpp"
 #include "rlmpi/core/error.hpp"
+#include "presets.hpp"
+#include "run_config.hpp"
 
 namespace rlmpi::cli {
 namespace po = boost::program_options;
@@ -313,7 +315,7 @@ std::string option_default(const OptionSpec& o) { return o.show(Options{}); }
 
 // Options that act once, on the command line only: in a --config file they would fire at every
 // start of the run (`force = 0` deleted a run).
-constexpr const char* kCommandLineOnly[] = {"force", "resume", "help", "version", "config", "allow-change"};
+constexpr const char* kCommandLineOnly[] = {"force", "resume", "help", "version", "config", "allow-change", "preset"};
 
 bool command_line_only(const std::string& name) {
   for (const char* n : kCommandLineOnly)
@@ -354,7 +356,11 @@ po::options_description described_options(bool with_defaults, bool for_ini = fal
     general.add_options()("help,h", "print this help and exit")("version", "print the version and exit")(
         "config", po::value<std::string>()->value_name("FILE"),
         "read options from an INI file (key = value, same names; switches as key = true/false); the command "
-        "line wins. force, resume, help, version and config are command-line only");
+        "line wins. force, resume, help, version, config and preset are command-line only. A run directory or "
+        "run file gives that run's configuration (reproduce it: --config RUN/run.h5 --out NEW)")(
+        "preset", po::value<std::string>()->value_name("NAME"),
+        "load a preset, configs/<algo>/<env>.ini shipped with rlmpi (e.g. ppo/Hopper-v4); a --config file and "
+        "the command line override its values");
   po::options_description switches("Switches");
   auto add_switch = [&](po::options_description& d, const char* name, const char* help) {
     if (for_ini) d.add_options()(name, po::value<std::string>(), help);
@@ -371,11 +377,11 @@ po::options_description described_options(bool with_defaults, bool for_ini = fal
   return all;
 }
 
-// The --config file's text (UTF-8 BOM dropped) parsed with `ini_desc`, which must outlive the
-// result (parsed_options points at it).
-po::parsed_options parse_ini(const std::string& path, std::string text, const po::options_description& ini_desc) {
-  if (text.starts_with("\xEF\xBB\xBF")) text.erase(0, 3);
-  std::istringstream in(text);
+// An option file's text ([algo] sections resolved, see resolve_sections) parsed with `ini_desc`,
+// which must outlive the result (parsed_options points at it).
+po::parsed_options parse_ini(const std::string& path, const std::string& resolved_text,
+                             const po::options_description& ini_desc) {
+  std::istringstream in(resolved_text);
   try {
     return po::parse_config_file(in, ini_desc, /*allow_unregistered=*/false);
   } catch (const po::unknown_option& e) {
@@ -460,7 +466,9 @@ std::string help_text() {
         "Usage:\n"
         "  mpirun -np N rlmpi [train] [options]   train (default command)\n"
         "  rlmpi envs                             list environments with spaces and time limits\n"
-        "  rlmpi eval RUN [--episodes N] [--deterministic]   evaluate a saved policy\n\n"
+        "  rlmpi eval RUN [--episodes N] [--deterministic]   evaluate a saved policy\n"
+        "  rlmpi config RUN                       print a run's configuration as an INI file;\n"
+        "                                         rlmpi --config RUN/run.h5 --out NEW reproduces the run\n\n"
      << described_options(true) << "\n"
      << "Exit codes: 0 done, 1 failure, 2 bad input, 3 stopped early by a signal (resumable).\n";
   return os.str();
@@ -468,6 +476,7 @@ std::string help_text() {
 
 std::string read_config_file(const std::string& path) {
   constexpr std::size_t kMaxBytes = 1 << 20;
+  if (const std::string run_file = run_file_of(path); !run_file.empty()) return reproduce_ini(run_file);
   struct stat st {};
   if (path.empty() || ::stat(path.c_str(), &st) != 0)
     throw UsageError("cannot read --config file " + quoted(path) + ": " + std::strerror(errno) +
@@ -503,8 +512,9 @@ Options parse_command_line(int argc, const char* const* argv, const ConfigReader
     if (cmd == "train") cfg.command = Command::Train;
     else if (cmd == "envs") cfg.command = Command::Envs;
     else if (cmd == "eval") cfg.command = Command::Eval;
+    else if (cmd == "config") cfg.command = Command::Config;
     else
-      throw UsageError("unknown command " + quoted(cmd) + " (allowed: train, envs, eval; options start with --)");
+      throw UsageError("unknown command " + quoted(cmd) + " (allowed: train, envs, eval, config; options start with --)");
   }
 
   // "--epochs -3": join a value-taking option with the next argument even when that starts
@@ -512,6 +522,7 @@ Options parse_command_line(int argc, const char* const* argv, const ConfigReader
   // An empty value ("--env ''", "--env=") is reported by the option's own check.
   auto reject_empty = [&](const std::string& name) {
     if (name == "config") read_config("");
+    if (name == "preset") (void)find_preset("");
     if (name == "episodes") (void)parse_positive_int("episodes", "");
     for (const auto& o : option_table())
       if (name == o.name) o.apply(cfg, "");
@@ -520,7 +531,7 @@ Options parse_command_line(int argc, const char* const* argv, const ConfigReader
     std::vector<std::string> joined;
     for (std::size_t i = 0; i < args.size(); ++i) {
       const std::string& a = args[i];
-      bool takes_value = a == "--config" || a == "--episodes";
+      bool takes_value = a == "--config" || a == "--episodes" || a == "--preset";
       for (const auto& o : option_table()) takes_value = takes_value || a == std::string("--") + o.name;
       if (a.starts_with("--") && a.ends_with("=")) reject_empty(a.substr(2, a.size() - 3));
       if (takes_value && i + 1 < args.size()) {
@@ -571,20 +582,48 @@ Options parse_command_line(int argc, const char* const* argv, const ConfigReader
     return cfg;
   }
   const po::options_description ini_desc = described_options(false, true);
+  // Option files: --config, then --preset; a value stored first wins (po::store keeps it), so
+  // the command line > --config > --preset. [algo] sections follow the algorithm chosen by the
+  // command line, else by the files' general part, else the default.
+  std::string config_text, preset_text, preset_path;
+  auto without_bom = [](std::string t) { return t.starts_with("\xEF\xBB\xBF") ? t.erase(0, 3) : t; };
   if (vm.count("config")) {
     cfg.config_file = vm["config"].as<std::string>();
-    po::store(parse_ini(cfg.config_file, read_config(cfg.config_file), ini_desc), ini);
+    config_text = without_bom(read_config(cfg.config_file));
   }
+  if (vm.count("preset")) {
+    preset_path = find_preset(vm["preset"].as<std::string>());
+    preset_text = without_bom(read_config(preset_path));
+  }
+  std::string algo_for_sections = cfg.algo;
+  if (vm.count("algo")) algo_for_sections = vm["algo"].as<std::string>();
+  else if (const auto a = general_value(config_text, "algo"); !a.empty()) algo_for_sections = a;
+  else if (const auto b = general_value(preset_text, "algo"); !b.empty()) algo_for_sections = b;
+  config_text = resolve_sections(config_text, algo_for_sections, cfg.config_file);
+  preset_text = resolve_sections(preset_text, algo_for_sections, preset_path);
+  // The batch is set by one of steps-per-epoch / steps-per-rank: the source that sets either
+  // (command line, then --config, then --preset) decides, lower ones' batch lines are dropped.
+  const std::vector<std::string> batch_keys = {"steps-per-epoch", "steps-per-rank"};
+  if (vm.count("steps-per-epoch") || vm.count("steps-per-rank")) {
+    config_text = drop_keys(config_text, batch_keys);
+    preset_text = drop_keys(preset_text, batch_keys);
+  } else if (drop_keys(config_text, batch_keys) != config_text) {
+    preset_text = drop_keys(preset_text, batch_keys);
+  }
+  if (vm.count("config")) po::store(parse_ini(cfg.config_file, config_text, ini_desc), ini);
+  if (vm.count("preset")) po::store(parse_ini(preset_path, preset_text, ini_desc), ini);
   if (vm.count("eval-path")) {
-    if (cfg.command != Command::Eval)
+    if (cfg.command != Command::Eval && cfg.command != Command::Config)
       throw UsageError("unexpected argument " + quoted(vm["eval-path"].as<std::string>()) +
-                       " (allowed: options starting with --, or the command train, envs, eval)");
-    cfg.eval_path = vm["eval-path"].as<std::string>();
+                       " (allowed: options starting with --, or the command train, envs, eval, config)");
+    cfg.run_path = vm["eval-path"].as<std::string>();
   }
 
   // Options that would do nothing where they are given.
   for (const auto& [name, value] : vm) {
     if (name == "eval-path") continue;
+    if (cfg.command == Command::Config)
+      throw UsageError("option --" + name + " does nothing in rlmpi config (usage: rlmpi config RUN)");
     if (cfg.command == Command::Eval && !listed(kEvalOptions, name))
       throw UsageError("option --" + name + " does nothing in rlmpi eval: the policy, its environment and network "
                        "come from the run (allowed with eval: --episodes, --deterministic, --seed, --max-ep-len)");
@@ -619,8 +658,10 @@ Options parse_command_line(int argc, const char* const* argv, const ConfigReader
   cfg.deterministic = on("deterministic", cfg.deterministic);
   if (const auto* v = given("episodes")) cfg.eval_episodes = parse_positive_int("episodes", v->as<std::string>());
 
-  if (cfg.command == Command::Eval && cfg.eval_path.empty())
+  if (cfg.command == Command::Eval && cfg.run_path.empty())
     throw UsageError("rlmpi eval needs a run file or checkpoint (usage: rlmpi eval RUN [--episodes N])");
+  if (cfg.command == Command::Config && cfg.run_path.empty())
+    throw UsageError("rlmpi config needs a run directory or run file (usage: rlmpi config RUN)");
   if (cfg.update_epochs == 0 && cfg.minibatch_size != 0)
     throw UsageError("invalid value '" + std::to_string(cfg.minibatch_size) +
                      "' for --minibatch-size (allowed: only together with --update-epochs N > 0)");
@@ -632,7 +673,8 @@ Options parse_command_line(int argc, const char* const* argv, const ConfigReader
 
 std::vector<std::pair<std::string, std::string>> option_values(const Options& o) {
   std::vector<std::pair<std::string, std::string>> kv;
-  for (const auto& opt : option_table()) kv.emplace_back(opt.name, opt.show(o));
+  for (const auto& opt : option_table())
+    if (!command_line_only(opt.name)) kv.emplace_back(opt.name, opt.show(o));
   for (const auto& sw : switch_table())
     if (!command_line_only(sw.name)) kv.emplace_back(sw.name, o.*sw.member ? "1" : "0");
   return kv;

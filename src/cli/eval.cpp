@@ -42,7 +42,7 @@ std::vector<int> parse_hid(const std::string& hid, const std::string& path) {
 
 int run_eval(const Options& cfg, const mpi::Comm& world) {
   // The policy of a run directory, run file or checkpoint.
-  const fs::path p(cfg.eval_path);
+  const fs::path p(cfg.run_path);
   std::error_code ec;
   const std::string ckpt_path = fs::is_directory(p, ec)                 ? (p / kCheckpointName).string()
                                 : p.filename() == kRunFileName         ? (p.parent_path() / kCheckpointName).string()

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
     switch (cfg.command) {
       case Command::Envs: return cli::run_envs(cfg, world);
       case Command::Eval: return cli::run_eval(cfg, world);
+      case Command::Config: return cli::run_config(cfg, world);
       default: return cli::run_train(cfg, world, signals);
     }
   } catch (const UsageError& e) {

@@ -16,11 +16,13 @@
 #include "rlmpi/algo/trainer.hpp"
 #include "rlmpi/cli/app.hpp"
 #include "rlmpi/cli/run_lock.hpp"
+#include "rlmpi/core/bytes.hpp"
 #include "rlmpi/core/error.hpp"
 #include "rlmpi/core/signals.hpp"
 #include "rlmpi/io/run_file.hpp"
 #include "rlmpi/mpi/watchdog.hpp"
 #include "rlmpi/version.hpp"
+#include "run_config.hpp"
 #include "run_dir.hpp"
 
 namespace rlmpi::cli {
@@ -116,17 +118,6 @@ void record_end(std::optional<io::RunFile>& run, const std::string& status) {
   }
 }
 
-// An attribute as option text (integers without a decimal point, doubles exact and shortest).
-std::string attribute_text(const io::AttrValue& v) {
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
-  if (const auto* d = std::get_if<double>(&v)) {  // shortest exact text, as the options print
-    char buf[32];
-    const auto r = std::to_chars(buf, buf + sizeof buf, *d);
-    return std::string(buf, r.ptr);
-  }
-  return std::get<std::string>(v);
-}
-
 // An exit code already agreed on by every rank.
 struct ExitCode {
   int code;
@@ -135,16 +126,18 @@ struct ExitCode {
 // A resumed run's stored options (rank 0 reads the run file; every rank gets them), as
 // (name, text) pairs; empty for a fresh run.
 std::vector<std::pair<std::string, std::string>> stored_options(const Options& cfg, const mpi::Comm& world) {
-  std::string packed, message;  // name \0 value \0 ...
+  std::string packed, message;
   int code = 0;
   if (world.is_root()) {
     try {
       const std::string path = run_file_to_resume(cfg);
+      ByteWriter w;
       if (!path.empty())
-        for (const auto& [name, value] : io::read_run_file(path).attributes) {
-          if (!name.starts_with("config.")) continue;
-          packed += name.substr(7) + '\0' + attribute_text(value) + '\0';
+        for (const auto& [name, value] : stored_run_options(path)) {
+          w.put_string(name);
+          w.put_string(value);
         }
+      packed = w.take();
     } catch (const UsageError& e) {
       code = kExitUsage;
       message = e.what();
@@ -153,10 +146,10 @@ std::vector<std::pair<std::string, std::string>> stored_options(const Options& c
   if (int agreed = agree_on_error(world, code, message); agreed != 0) throw ExitCode{agreed};
   world.broadcast(packed);
   std::vector<std::pair<std::string, std::string>> out;
-  for (std::size_t pos = 0; pos < packed.size();) {
-    const std::size_t a = packed.find('\0', pos), b = packed.find('\0', a + 1);
-    out.emplace_back(packed.substr(pos, a - pos), packed.substr(a + 1, b - a - 1));
-    pos = b + 1;
+  ByteReader r(packed, "stored options");
+  while (!r.done()) {
+    std::string name = r.get_string();
+    out.emplace_back(std::move(name), r.get_string());
   }
   return out;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """End-to-end tests of `rlmpi` runs: run file, checkpoints, bit-exact resume, signals, locks, eval.
 
-usage: test_run.py RLMPI MPIEXEC CASE   (CASE: resume-1, resume-2, signal-1, signal-2, errors, eval, stall)
+usage: test_run.py RLMPI MPIEXEC CASE   (CASE: resume-1, resume-2, signal-1, signal-2, errors, eval, stall,
+       reproduce, presets)
 """
 import os
 import signal
@@ -269,6 +270,59 @@ def case_eval(tmp):
     print("eval: same figures with 1 and 2 ranks;", q.stdout.strip())
 
 
+def case_reproduce(tmp):
+    """A run made from a preset, a --config file with an [algo] section and switches reproduces
+    from its run file (--config RUN/run.h5) and from `rlmpi config RUN` (an INI that round-trips)."""
+    ini = f"{tmp}/mine.ini"
+    with open(ini, "w") as f:
+        f.write("# general part, then per-algorithm sections\nhid = 16\ntrain-v-iters = 20\nnormalize-obs = yes\n"
+                "[trpo]\nhid = 8\n[ppo]\ntrain-pi-iters = 10\nminibatch-size = 50\n")
+    first = f"{tmp}/first"
+    run(2, "--preset", "ppo/Pendulum-v1", "--config", ini, "--clip-vloss", "--steps-per-rank", "200", "--epochs", "3",
+        "--out", first, "--quiet")
+    text = run(1, "config", first).stdout
+    for line in ["hid = 16", "train-pi-iters = 10", "minibatch-size = 50", "gamma = 0.9", "update-epochs = 10",
+                 "normalize-obs = 1", "clip-vloss = 1", "steps-per-rank = 200", "activation = relu"]:
+        assert f"\n{line}\n" in text, (line, text)
+    assert "\nout = " not in text and "resume" not in text and "steps-per-epoch" not in text, text
+    with open(f"{tmp}/exported.ini", "w") as f:
+        f.write(text)
+    run(2, "--config", f"{first}/run.h5", "--out", f"{tmp}/from-h5")
+    run(2, "--config", first, "--out", f"{tmp}/from-dir", "--quiet")
+    run(2, "--config", f"{tmp}/exported.ini", "--out", f"{tmp}/from-ini", "--quiet")
+    for other in ["from-h5", "from-dir", "from-ini"]:
+        assert same_run(f"{first}/run.h5", f"{tmp}/{other}/run.h5") == 3, other
+    again = run(1, "config", f"{tmp}/from-ini").stdout
+    assert again.split("\n", 1)[1] == text.split("\n", 1)[1], (again, text)  # same INI, bar the header
+    # The command line still wins over a reproduced configuration.
+    run(1, "--config", f"{first}/run.h5", "--epochs", "1", "--out", f"{tmp}/shorter", "--quiet")
+    assert run_files.epochs(f"{tmp}/shorter/run.h5") == 1
+    p = run(1, "config", f"{tmp}/nothing", expect=2)
+    assert "no run file at" in p.stderr, p.stderr
+    p = run(1, "--config", ini, "--preset", "ppo/Nope-v9", expect=2)
+    assert "unknown preset 'ppo/Nope-v9' (allowed: " in p.stderr and "ppo/Hopper-v4" in p.stderr, p.stderr
+    with open(f"{tmp}/bad.ini", "w") as f:
+        f.write("[sac]\ngamma = 0.9\n")
+    p = run(1, "--config", f"{tmp}/bad.ini", expect=2)
+    assert "unknown section [sac]" in p.stderr and "[ppo]" in p.stderr, p.stderr
+    print("preset + [ppo] section + switches: --config RUN/run.h5, --config RUN and `rlmpi config` INI all reproduce "
+          "the run bit for bit")
+
+
+def case_presets(tmp):
+    """Every shipped preset loads and trains one tiny epoch (its options are valid together)."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs")
+    names = sorted(f"{a}/{f[:-4]}" for a in os.listdir(root) for f in os.listdir(f"{root}/{a}") if f.endswith(".ini"))
+    assert len(names) >= 10, names
+    for name in names:
+        algo, env = name.split("/")
+        d = f"{tmp}/{algo}-{env}"
+        run(1, "--preset", name, "--epochs", "1", "--steps-per-epoch", "200", "--out", d, "--quiet")
+        text = run(1, "config", d).stdout
+        assert f"\nalgo = {algo}\n" in text and f"\nenv = {env}\n" in text, (name, text)
+    print(f"{len(names)} presets load and train:", ", ".join(names))
+
+
 with tempfile.TemporaryDirectory(prefix="rlmpi-run-test-", ignore_cleanup_errors=True) as tmp:
     if CASE.startswith("resume-"):
         case_resume(int(CASE[-1]), tmp)
@@ -280,6 +334,10 @@ with tempfile.TemporaryDirectory(prefix="rlmpi-run-test-", ignore_cleanup_errors
         case_eval(tmp)
     elif CASE == "stall":
         case_stall(tmp)
+    elif CASE == "reproduce":
+        case_reproduce(tmp)
+    elif CASE == "presets":
+        case_presets(tmp)
     else:
         sys.exit(f"unknown case {CASE}")
 print("1 passed, 0 failed")

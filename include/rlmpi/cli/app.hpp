@@ -16,6 +16,8 @@ namespace rlmpi::cli {
 int run_train(const Options& cfg, const mpi::Comm& world, const StopSignals& signals);
 int run_envs(const Options& cfg, const mpi::Comm& world);
 int run_eval(const Options& cfg, const mpi::Comm& world);
+// rlmpi config RUN: rank 0 prints the run's configuration as an INI file.
+int run_config(const Options& cfg, const mpi::Comm& world);
 
 // Collective: every rank passes its local exit code (0 = fine) and message; all ranks return
 // the largest code, and the lowest failing rank prints its message once as

@@ -13,7 +13,7 @@ namespace rlmpi::cli {
 
 using rlmpi::Config;
 
-enum class Command { Train, Envs, Eval, Help, Version };
+enum class Command { Train, Envs, Eval, Config, Help, Version };
 
 // One invocation of the program: the training configuration (the base, all the trainer sees)
 // plus how this run is driven.
@@ -34,8 +34,8 @@ struct Options : Config {
   std::string command_line;        // argv joined (recorded in the run file)
   std::string config_file;
 
-  // eval (rlmpi eval RUN)
-  std::string eval_path;
+  // eval and config: the run (rlmpi eval RUN, rlmpi config RUN)
+  std::string run_path;
   int eval_episodes = 10;
   bool deterministic = false;
 };
@@ -45,7 +45,8 @@ struct Options : Config {
 std::vector<std::pair<std::string, std::string>> option_values(const Options& o);
 
 // The text of a --config file (throws rlmpi::UsageError: missing, unreadable, not a regular
-// file (a FIFO, device or directory), larger than 1 MiB).
+// file (a FIFO, device or directory), larger than 1 MiB). A run file (run.h5, or a run directory
+// holding one) gives the INI text of its stored configuration: a new run reproduces it.
 std::string read_config_file(const std::string& path);
 
 // How parse_command_line gets a --config file's text: under MPI, rank 0 reads it and broadcasts
