@@ -40,12 +40,13 @@ void clip_grad_norm(VectorX<T>& g, double max_norm) {
 }
 
 template <class T>
-void add_entropy_bonus(nn::Policy<T>& pi, double ent_coef, VectorX<T>& grad) {
+void add_entropy_bonus(nn::Policy<T>& pi, double ent_coef, VectorX<T>& grad, VectorX<T>& w, VectorX<T>& g) {
   if (ent_coef <= 0) return;
   const Index n = pi.batch();
-  VectorX<T> w = VectorX<T>::Constant(n, static_cast<T>(-ent_coef / static_cast<double>(n)));
-  VectorX<T> g(grad.size());
-  pi.grad_entropy(w, g);
+  safe_grow(w, n);
+  safe_resize(g, grad.size());
+  w.head(n).setConstant(static_cast<T>(-ent_coef / static_cast<double>(n)));
+  pi.grad_entropy(w.head(n), g);
   grad += g;
 }
 
@@ -79,12 +80,16 @@ double clipped_value_grad(nn::Mlp<T>& mlp, const VectorX<T>& params, const Rollo
 
 template <class T>
 ValueFit fit_value(ActorCritic<T>& ac, nn::Adam<T>& opt, const RolloutBuffer<T>& b, const Config& cfg,
-                   const mpi::Comm& comm) {
-  VectorX<T> grad(ac.v_params.size());
-  nn::Mlp<T> mlp = ac.v->mlp();  // clip_vloss needs per-sample gradients of V
-  MatrixX<T> dy;
+                   const mpi::Comm& comm, ValueFitWork<T>& work) {
+  VectorX<T>& grad = work.grad;
+  safe_resize(grad, ac.v_params.size());
+  if (cfg.clip_vloss) {
+    const nn::Mlp<T>& layout = ac.v->mlp();
+    if (!work.mlp || work.mlp->sizes() != layout.sizes() || work.mlp->activation() != layout.activation())
+      work.mlp = std::make_unique<nn::Mlp<T>>(layout.sizes(), layout.activation());
+  }
   auto loss_grad = [&]() -> double {
-    if (cfg.clip_vloss) return clipped_value_grad(mlp, ac.v_params, b, cfg.clip_ratio, grad, dy);
+    if (cfg.clip_vloss) return clipped_value_grad(*work.mlp, ac.v_params, b, cfg.clip_ratio, grad, work.dy);
     return ac.v->mse_grad(ac.v_params, b.obs, b.ret, grad);
   };
   ValueFit fit;
@@ -152,9 +157,9 @@ std::unique_ptr<Algorithm<T>> make_algorithm(const Config& cfg, const ActorCriti
 #define RLMPI_ALGORITHM(T)                                                                                          \
   template ActorCritic<T> make_actor_critic<T>(const Config&, int, bool, int, const mpi::Comm&);                   \
   template void clip_grad_norm<T>(VectorX<T>&, double);                                                           \
-  template void add_entropy_bonus<T>(nn::Policy<T>&, double, VectorX<T>&);                                        \
+  template void add_entropy_bonus<T>(nn::Policy<T>&, double, VectorX<T>&, VectorX<T>&, VectorX<T>&);             \
   template ValueFit fit_value<T>(ActorCritic<T>&, nn::Adam<T>&, const RolloutBuffer<T>&, const Config&,           \
-                                 const mpi::Comm&);                                                               \
+                                 const mpi::Comm&, ValueFitWork<T>&);                                             \
   template void append_adam_state<T>(std::vector<NamedArray>&, const std::string&, const nn::Adam<T>&);           \
   template void restore_adam_state<T>(const std::vector<NamedArray>&, const std::string&, nn::Adam<T>&);          \
   template std::unique_ptr<Algorithm<T>> make_algorithm<T>(const Config&, const ActorCritic<T>&);

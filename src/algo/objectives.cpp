@@ -41,24 +41,6 @@ SurrogateEval plain_surrogate(const Eigen::Ref<const VectorX<T>>& logp, const Ei
   return {-surr * inv_n, kl * inv_n, 0.0};
 }
 
-template <class T>
-LineSearch line_search(VectorX<T>& theta, const VectorX<T>& theta_old, const VectorX<T>& full_step, double loss_old,
-                       double delta, int iters, double coeff,
-                       const std::function<std::pair<double, double>(const VectorX<T>&)>& eval) {
-  LineSearch ls;
-  for (int j = 0; j < iters; ++j) {
-    theta = theta_old - static_cast<T>(std::pow(coeff, j)) * full_step;
-    const auto [kl, loss] = eval(theta);
-    if (kl <= delta && loss <= loss_old) {
-      ls = {j, true, kl, loss};
-      return ls;
-    }
-  }
-  theta = theta_old;
-  ls = {iters, false, 0.0, loss_old};
-  return ls;
-}
-
 }  // namespace
 
 #define RLMPI_OBJECTIVES(T)                                                                                   \
@@ -71,12 +53,6 @@ LineSearch line_search(VectorX<T>& theta, const VectorX<T>& theta_old, const Vec
                                 const Eigen::Ref<const VectorX<T>>& logp_old,                                 \
                                 const Eigen::Ref<const VectorX<T>>& adv, Eigen::Ref<VectorX<T>> w) {          \
     return plain_surrogate<T>(logp, logp_old, adv, w);                                                        \
-  }                                                                                                           \
-  LineSearch backtracking_line_search(VectorX<T>& theta, const VectorX<T>& theta_old,                         \
-                                      const VectorX<T>& full_step, double loss_old, double delta, int iters,  \
-                                      double coeff,                                                           \
-                                      const std::function<std::pair<double, double>(const VectorX<T>&)>& eval) { \
-    return line_search<T>(theta, theta_old, full_step, loss_old, delta, iters, coeff, eval);                  \
   }
 RLMPI_OBJECTIVES(double)
 RLMPI_OBJECTIVES(float)

@@ -67,13 +67,11 @@ class Ppo final : public Algorithm<T> {
     UpdateStats s;
     safe_resize(grad_, ac.pi_params.size());  // safe_resize: no double free after a bad_alloc
     safe_resize(kl_grad_, ac.pi_params.size());
+    safe_resize(ent_, b.size());
 
     pi.forward(ac.pi_params, b.obs);
-    {
-      Vec ent(b.size());
-      pi.entropy(ent);
-      s.entropy = comm.average(ent.mean());
-    }
+    pi.entropy(ent_);
+    s.entropy = comm.average(ent_.mean());
     s.loss_pi = comm.average(evaluate(pi, b.act, b.adv, b.logp, b.dist).loss);
     s.beta = penalty_ ? beta_ : UpdateStats::nan;
 
@@ -107,7 +105,7 @@ class Ppo final : public Algorithm<T> {
       s.kl = comm.average(e.approx_kl);
     }
 
-    const ValueFit fit = fit_value(ac, v_opt_, b, cfg_, comm);
+    const ValueFit fit = fit_value(ac, v_opt_, b, cfg_, comm, v_work_);
     s.loss_v = fit.loss_before;
     s.delta_loss_v = fit.loss_after - fit.loss_before;
     return s;
@@ -118,22 +116,26 @@ class Ppo final : public Algorithm<T> {
     double loss = 0, approx_kl = 0, exact_kl = 0, clip_frac = 0;
   };
 
-  // Loss and diagnostics at the policy's cached forward; leaves in w_ the per-sample weights
-  // of d loss / d logp (the surrogate part), for grad_logp.
+  // Loss and diagnostics at the policy's cached forward; leaves in w_ (first act.rows() entries)
+  // the per-sample weights of d loss / d logp (the surrogate part), for grad_logp.
+  // logp_, w_ and kl_ hold the largest batch (the full one); minibatches use their heads.
   template <class ActT, class AdvT, class LogpT, class DistT>
   Eval evaluate(nn::Policy<T>& pi, const ActT& act, const AdvT& adv, const LogpT& logp_old,
                 const DistT& dist_old) {
     const Index n = act.rows();
-    safe_resize(logp_, n);
-    safe_resize(w_, n);
-    pi.logp(act, logp_);
-    const SurrogateEval se = penalty_ ? ratio_surrogate(logp_, logp_old, adv, w_)
-                                      : ppo_clip_surrogate(logp_, logp_old, adv, cfg_.clip_ratio, w_);
+    safe_grow(logp_, n);
+    safe_grow(w_, n);
+    auto logp = logp_.head(n);
+    auto w = w_.head(n);
+    pi.logp(act, logp);
+    const SurrogateEval se = penalty_ ? ratio_surrogate(logp, logp_old, adv, w)
+                                      : ppo_clip_surrogate(logp, logp_old, adv, cfg_.clip_ratio, w);
     Eval e{se.loss, se.approx_kl, 0.0, se.clip_frac};
     if (penalty_) {
-      safe_resize(kl_, n);
-      pi.kl(dist_old, kl_);
-      e.exact_kl = kl_.mean();
+      safe_grow(kl_, n);
+      auto kl = kl_.head(n);
+      pi.kl(dist_old, kl);
+      e.exact_kl = kl.mean();
       e.loss += beta_ * e.exact_kl;
     }
     return e;
@@ -143,12 +145,12 @@ class Ppo final : public Algorithm<T> {
   template <class ActT, class DistT>
   void step(nn::Policy<T>& pi, ActorCritic<T>& ac, const ActT& act, const DistT& dist_old,
             const mpi::Comm& comm) {
-    pi.grad_logp(act, w_, grad_);
+    pi.grad_logp(act, w_.head(act.rows()), grad_);
     if (penalty_) {
       pi.grad_kl(dist_old, kl_grad_);
       grad_ += static_cast<T>(beta_) * kl_grad_;
     }
-    add_entropy_bonus(pi, cfg_.ent_coef, grad_);
+    add_entropy_bonus(pi, cfg_.ent_coef, grad_, ent_w_, ent_g_);
     comm.average(Eigen::Ref<Vec>(grad_));
     clip_grad_norm(grad_, cfg_.max_grad_norm);
     pi_opt_.step(ac.pi_params, grad_);
@@ -158,8 +160,15 @@ class Ppo final : public Algorithm<T> {
     auto& pi = *ac.pi;
     const Index n = b.size();
     const Index m = cfg_.minibatch_size > 0 ? std::min<Index>(cfg_.minibatch_size, n) : std::min<Index>(64, n);
-    std::vector<Index> idx(static_cast<std::size_t>(n));
-    std::iota(idx.begin(), idx.end(), Index{0});
+    // Gather buffers of m rows; a shorter last minibatch uses their top rows (row-major:
+    // contiguous, laid out as a matrix of exactly that many rows).
+    safe_resize(mb_obs_, m, b.obs.cols());
+    safe_resize(mb_act_, m, b.act.cols());
+    safe_resize(mb_dist_, m, b.dist.cols());
+    safe_resize(mb_adv_, m);
+    safe_resize(mb_logp_, m);
+    idx_.resize(static_cast<std::size_t>(n));  // keeps its capacity: allocates on the first update only
+    std::iota(idx_.begin(), idx_.end(), Index{0});
     for (int epoch = 0; epoch < cfg_.update_epochs; ++epoch) {
       if (epoch > 0 && !penalty_) {
         pi.forward(ac.pi_params, b.obs);
@@ -171,25 +180,24 @@ class Ppo final : public Algorithm<T> {
       }
       // Fisher-Yates with the rank's own stream.
       for (Index i = n - 1; i > 0; --i)
-        std::swap(idx[static_cast<std::size_t>(i)],
-                  idx[static_cast<std::size_t>(ctx.rng.uniform_int(static_cast<std::uint64_t>(i + 1)))]);
+        std::swap(idx_[static_cast<std::size_t>(i)],
+                  idx_[static_cast<std::size_t>(ctx.rng.uniform_int(static_cast<std::uint64_t>(i + 1)))]);
       for (Index start = 0; start < n; start += m) {
         const Index len = std::min(m, n - start);
-        const std::vector<Index> rows(idx.begin() + start, idx.begin() + start + len);
-        // Sized first: the assignments would resize with Eigen's unsafe resize (safe_resize.hpp).
-        safe_resize(mb_obs_, len, b.obs.cols());
-        safe_resize(mb_act_, len, b.act.cols());
-        safe_resize(mb_dist_, len, b.dist.cols());
-        safe_resize(mb_adv_, len);
-        safe_resize(mb_logp_, len);
-        mb_obs_ = b.obs(rows, Eigen::all);
-        mb_act_ = b.act(rows, Eigen::all);
-        mb_dist_ = b.dist(rows, Eigen::all);
-        mb_adv_ = b.adv(rows);
-        mb_logp_ = b.logp(rows);
-        pi.forward(ac.pi_params, mb_obs_);
-        evaluate(pi, mb_act_, mb_adv_, mb_logp_, mb_dist_);
-        step(pi, ac, mb_act_, mb_dist_, ctx.comm);
+        for (Index k = 0; k < len; ++k) {
+          const Index r = idx_[static_cast<std::size_t>(start + k)];
+          mb_obs_.row(k) = b.obs.row(r);
+          mb_act_.row(k) = b.act.row(r);
+          mb_dist_.row(k) = b.dist.row(r);
+          mb_adv_[k] = b.adv[r];
+          mb_logp_[k] = b.logp[r];
+        }
+        const auto obs = mb_obs_.topRows(len);
+        const auto act = mb_act_.topRows(len);
+        const auto dist = mb_dist_.topRows(len);
+        pi.forward(ac.pi_params, obs);
+        evaluate(pi, act, mb_adv_.head(len), mb_logp_.head(len), dist);
+        step(pi, ac, act, dist, ctx.comm);
       }
     }
   }
@@ -198,9 +206,12 @@ class Ppo final : public Algorithm<T> {
   bool penalty_;
   double beta_;
   nn::Adam<T> pi_opt_, v_opt_;
-  Vec logp_, w_, kl_, grad_, kl_grad_;
+  // Work space, sized by the first update: later updates of the same batch size allocate nothing.
+  Vec logp_, w_, kl_, ent_, grad_, kl_grad_, ent_w_, ent_g_;
   Mat mb_obs_, mb_act_, mb_dist_;
   Vec mb_adv_, mb_logp_;
+  std::vector<Index> idx_;
+  ValueFitWork<T> v_work_;
 };
 
 }  // namespace

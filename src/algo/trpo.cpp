@@ -11,7 +11,6 @@
 #include "rlmpi/algo/algorithm.hpp"
 #include "rlmpi/algo/objectives.hpp"
 #include "rlmpi/core/safe_resize.hpp"
-#include "rlmpi/nn/cg.hpp"
 
 namespace rlmpi::algo {
 namespace {
@@ -43,14 +42,15 @@ class Trpo final : public Algorithm<T> {
     safe_resize(logp_, n);  // safe_resize: no double free after a bad_alloc
     safe_resize(kl_, n);
     safe_resize(w_, n);
+    safe_resize(ent_, n);
     safe_resize(g_, np);
+    safe_resize(fx_, np);
+    safe_resize(theta_old_, np);
+    safe_resize(full_step_, np);
 
     pi.forward(ac.pi_params, b.obs);
-    {
-      Vec ent(n);
-      pi.entropy(ent);
-      s.entropy = comm.average(ent.mean());
-    }
+    pi.entropy(ent_);
+    s.entropy = comm.average(ent_.mean());
     pi.logp(b.act, logp_);
     const double loss_old = comm.average(ratio_surrogate(logp_, b.logp, b.adv, w_).loss);
     pi.grad_logp(b.act, w_, g_);
@@ -63,15 +63,15 @@ class Trpo final : public Algorithm<T> {
       pi.fvp(v, damping, out);
       comm.average(Eigen::Ref<Vec>(out));
     };
-    const Vec x = nn::conjugate_gradient<T>(fvp, g_, cfg_.cg_iters).x;
-    Vec fx;
-    fvp(x, fx);
-    const double alpha = std::sqrt(2 * cfg_.delta / (x.dot(fx) + 1e-8));
+    conjugate_gradient<T>(fvp, g_, cfg_.cg_iters, cg_);
+    const Vec& x = cg_.x;
+    fvp(x, fx_);
+    const double alpha = std::sqrt(2 * cfg_.delta / (x.dot(fx_) + 1e-8));
 
-    const Vec theta_old = ac.pi_params;
-    const Vec full_step = static_cast<T>(alpha) * x;
+    theta_old_ = ac.pi_params;
+    full_step_ = static_cast<T>(alpha) * x;
     const LineSearch ls = backtracking_line_search(
-        ac.pi_params, theta_old, full_step, loss_old, cfg_.delta, cfg_.backtrack_iters, cfg_.backtrack_coeff,
+        ac.pi_params, theta_old_, full_step_, loss_old, cfg_.delta, cfg_.backtrack_iters, cfg_.backtrack_coeff,
         [&](const Vec& theta) {
           pi.forward(theta, b.obs);
           pi.logp(b.act, logp_);
@@ -86,7 +86,7 @@ class Trpo final : public Algorithm<T> {
     s.kl = kl;
     s.delta_loss_pi = loss - loss_old;
 
-    const ValueFit fit = fit_value(ac, v_opt_, b, cfg_, comm);
+    const ValueFit fit = fit_value(ac, v_opt_, b, cfg_, comm, v_work_);
     s.loss_v = fit.loss_before;
     s.delta_loss_v = fit.loss_after - fit.loss_before;
     return s;
@@ -95,7 +95,10 @@ class Trpo final : public Algorithm<T> {
  private:
   Config cfg_;
   nn::Adam<T> v_opt_;
-  Vec logp_, kl_, w_, g_;
+  // Work space, sized by the first update: later updates of the same batch size allocate nothing.
+  Vec logp_, kl_, w_, ent_, g_, fx_, theta_old_, full_step_;
+  CgWork<T> cg_;
+  ValueFitWork<T> v_work_;
 };
 
 }  // namespace

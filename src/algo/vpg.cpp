@@ -37,13 +37,13 @@ class Vpg final : public Algorithm<T> {
     restore_adam_state(s, "v_adam", v_opt_);
   }
 
-
   UpdateStats update(ActorCritic<T>& ac, const RolloutBuffer<T>& b, UpdateContext& ctx) override {
     const mpi::Comm& comm = ctx.comm;
     auto& pi = *ac.pi;
     const Index n = b.size();
     safe_resize(logp_, n);  // safe_resize: no double free after a bad_alloc
     safe_resize(ent_, n);
+    safe_resize(w_, n);
     safe_resize(grad_, ac.pi_params.size());
 
     pi.forward(ac.pi_params, b.obs);
@@ -53,9 +53,9 @@ class Vpg final : public Algorithm<T> {
     s.entropy = comm.average(ent_.mean());
     s.loss_pi = comm.average(-(logp_.array() * b.adv.array()).mean());
 
-    const Vec w = -b.adv / static_cast<T>(n);  // d/dlogp of the loss
-    pi.grad_logp(b.act, w, grad_);
-    add_entropy_bonus(pi, cfg_.ent_coef, grad_);
+    w_ = -b.adv / static_cast<T>(n);  // d/dlogp of the loss
+    pi.grad_logp(b.act, w_, grad_);
+    add_entropy_bonus(pi, cfg_.ent_coef, grad_, ent_w_, ent_g_);
     comm.average(Eigen::Ref<Vec>(grad_));
     clip_grad_norm(grad_, cfg_.max_grad_norm);
     pi_opt_.step(ac.pi_params, grad_);
@@ -65,7 +65,7 @@ class Vpg final : public Algorithm<T> {
     s.kl = comm.average((b.logp - logp_).mean());
     s.delta_loss_pi = comm.average(-(logp_.array() * b.adv.array()).mean()) - s.loss_pi;
 
-    const ValueFit fit = fit_value(ac, v_opt_, b, cfg_, comm);
+    const ValueFit fit = fit_value(ac, v_opt_, b, cfg_, comm, v_work_);
     s.loss_v = fit.loss_before;
     s.delta_loss_v = fit.loss_after - fit.loss_before;
     return s;
@@ -74,7 +74,9 @@ class Vpg final : public Algorithm<T> {
  private:
   Config cfg_;
   nn::Adam<T> pi_opt_, v_opt_;
-  Vec logp_, ent_, grad_;
+  // Work space, sized by the first update: later updates of the same batch size allocate nothing.
+  Vec logp_, ent_, w_, grad_, ent_w_, ent_g_;
+  ValueFitWork<T> v_work_;
 };
 
 }  // namespace

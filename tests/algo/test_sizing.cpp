@@ -47,7 +47,11 @@ struct TempDir {
 }  // namespace
 
 TEST_CASE("sizing: the estimate counts the real networks' parameters and the documented buffers") {
-  const Config cfg;  // ppo, 64,64, double, 4000 steps
+  const Config cfg = [] {
+    Config c;  // ppo, 64,64, 4000 steps
+    c.precision = "double";
+    return c;
+  }();
   const rlmpi::nn::CategoricalPolicy<double> pi(4, 2, cfg.hid, rlmpi::nn::Activation::Tanh);
   const rlmpi::nn::ValueFunction<double> v(4, cfg.hid, rlmpi::nn::Activation::Tanh);
   const double p_pi = static_cast<double>(pi.num_params()), p_v = static_cast<double>(v.num_params());
@@ -72,6 +76,7 @@ TEST_CASE("sizing: the estimate counts the real networks' parameters and the doc
 TEST_CASE("sizing: float halves it, ranks share the batch, algorithms differ in their state") {
   Config cfg;
   cfg.hid = {256, 256};
+  cfg.precision = "double";
   const double d = estimate_memory(cfg, 1, kHopper).total();
   cfg.precision = "float";
   CHECK(estimate_memory(cfg, 1, kHopper).total() == doctest::Approx(d / 2));
@@ -87,6 +92,7 @@ TEST_CASE("sizing: float halves it, ranks share the batch, algorithms differ in 
   // --hid 300000 on CartPole: tens of GiB (the update's activations for 4000 rows).
   Config big;
   big.hid = {300000};
+  big.precision = "double";
   CHECK(estimate_memory(big, 1, kCartPole).total() > 50 * kGiB);
   CHECK(estimate_memory(big, 1, kCartPole).total() < 60 * kGiB);
 }
@@ -137,6 +143,7 @@ TEST_CASE("sizing: the verdict names the option and the limit, in one line") {
 
 TEST_CASE("sizing: node-wide limits are shared by the node's ranks, per-process ones are not") {
   Config cfg;
+  cfg.precision = "double";  // the figures below are for 8-byte numbers
   cfg.hid = {20000};  // about 3.6 GiB per rank
   const double need = estimate_memory(cfg, 1, kCartPole).total();
   REQUIRE(need > 3 * kGiB);

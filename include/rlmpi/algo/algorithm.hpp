@@ -110,12 +110,22 @@ std::unique_ptr<Algorithm<T>> make_algorithm(const Config& cfg, const ActorCriti
 struct ValueFit {
   double loss_before = 0, loss_after = 0;
 };
+// fit_value's work space, kept by the algorithm from one update to the next: sized by the first
+// call, no allocation in later ones with the same batch size.
+template <class T>
+struct ValueFitWork {
+  VectorX<T> grad;
+  MatrixX<T> dy;
+  // clip_vloss back-propagates its own per-sample dV through the value net's layout; this net
+  // (with its own workspace) is built once instead of copying ac.v's every update.
+  std::unique_ptr<nn::Mlp<T>> mlp;
+};
 // With cfg.clip_vloss the loss is mean(max((V - ret)^2, (V_clip - ret)^2)) with
 // V_clip = v_old + clip(V - v_old, -clip_ratio, clip_ratio) (v_old: the rollout's values).
 // Gradients are clipped to cfg.max_grad_norm when it is > 0.
 template <class T>
 ValueFit fit_value(ActorCritic<T>& ac, nn::Adam<T>& opt, const RolloutBuffer<T>& b, const Config& cfg,
-                   const mpi::Comm& comm);
+                   const mpi::Comm& comm, ValueFitWork<T>& work);
 
 // Scales g so that its norm is at most max_norm (no-op for max_norm <= 0). Applied after the
 // allreduce, so every rank clips identically.
@@ -123,7 +133,8 @@ template <class T>
 void clip_grad_norm(VectorX<T>& g, double max_norm);
 
 // Adds the entropy bonus -ent_coef * mean(H) to a policy gradient at the policy's cached forward.
+// w and g are work space (grown to the largest batch, then reused without allocation).
 template <class T>
-void add_entropy_bonus(nn::Policy<T>& pi, double ent_coef, VectorX<T>& grad);
+void add_entropy_bonus(nn::Policy<T>& pi, double ent_coef, VectorX<T>& grad, VectorX<T>& w, VectorX<T>& g);
 
 }  // namespace rlmpi::algo

@@ -1,8 +1,12 @@
 #pragma once
 // The pieces of the policy updates that can be checked on crafted numbers: the PPO surrogates
-// with their per-sample gradient weights, and TRPO's backtracking line search.
-#include <functional>
+// with their per-sample gradient weights, TRPO's backtracking line search and its conjugate
+// gradient.
+#include <cmath>
+#include <stdexcept>
+#include <utility>
 
+#include "rlmpi/core/safe_resize.hpp"
 #include "rlmpi/core/types.hpp"
 
 namespace rlmpi::algo {
@@ -42,13 +46,51 @@ struct LineSearch {
 // TRPO's backtracking line search: theta = theta_old - coeff^j * full_step for j = 0, 1, ...,
 // accepting the first j with kl <= delta and loss <= loss_old, where (kl, loss) = eval(theta).
 // On failure theta is set back to theta_old (kl = 0, loss = loss_old).
-LineSearch backtracking_line_search(VectorX<double>& theta, const VectorX<double>& theta_old,
-                                    const VectorX<double>& full_step, double loss_old, double delta, int iters,
-                                    double coeff,
-                                    const std::function<std::pair<double, double>(const VectorX<double>&)>& eval);
-LineSearch backtracking_line_search(VectorX<float>& theta, const VectorX<float>& theta_old,
-                                    const VectorX<float>& full_step, double loss_old, double delta, int iters,
-                                    double coeff,
-                                    const std::function<std::pair<double, double>(const VectorX<float>&)>& eval);
+// eval is a template parameter, not a std::function: no allocation for a capturing lambda.
+template <class T, class Eval>
+LineSearch backtracking_line_search(VectorX<T>& theta, const VectorX<T>& theta_old, const VectorX<T>& full_step,
+                                    double loss_old, double delta, int iters, double coeff, Eval&& eval) {
+  for (int j = 0; j < iters; ++j) {
+    theta = theta_old - static_cast<T>(std::pow(coeff, j)) * full_step;
+    const auto [kl, loss] = eval(std::as_const(theta));
+    if (kl <= delta && loss <= loss_old) return {j, true, kl, loss};
+  }
+  theta = theta_old;
+  return {iters, false, 0.0, loss_old};
+}
+
+// Conjugate gradient for (F + damping I) x = b in caller-owned vectors: nn::conjugate_gradient's
+// iteration (Spinning Up's, fixed `iters`, 1e-8 in alpha, exit when r.r == 0) with the same
+// operations in the same order, so the same bits, but no allocation once the vectors have b's
+// size. fvp(p, z) writes F p into z (sized). Returns the iterations done; x in work.x.
+template <class T>
+struct CgWork {
+  VectorX<T> x, r, p, z;
+};
+template <class T, class Fvp>
+int conjugate_gradient(Fvp&& fvp, const VectorX<T>& b, int iters, CgWork<T>& w) {
+  if (iters < 0) throw std::invalid_argument("conjugate_gradient: iters must be >= 0");
+  safe_resize(w.x, b.size());
+  safe_resize(w.r, b.size());
+  safe_resize(w.p, b.size());
+  safe_resize(w.z, b.size());
+  w.x.setZero();
+  w.r = b;
+  w.p = b;
+  T rr = w.r.dot(w.r);
+  int done = 0;
+  for (int i = 0; i < iters; ++i) {
+    if (rr == T(0)) break;
+    fvp(std::as_const(w.p), w.z);
+    const T alpha = rr / (w.p.dot(w.z) + T(1e-8));
+    w.x += alpha * w.p;
+    w.r -= alpha * w.z;
+    const T rr_new = w.r.dot(w.r);
+    w.p = w.r + (rr_new / rr) * w.p;
+    rr = rr_new;
+    done = i + 1;
+  }
+  return done;
+}
 
 }  // namespace rlmpi::algo
