@@ -94,6 +94,45 @@ std::string parse_choice(const std::string& opt, const std::string& s,
   bad(opt, s, allowed);
 }
 
+// A duration in seconds: "3600", "90m", "8h", "2d", "1.5h", "HH:MM:SS", "MM:SS", "D-HH:MM:SS".
+double parse_duration(const std::string& opt, const std::string& s) {
+  const std::string allowed = "a duration > 0: seconds, 90m, 8h, 2d, [D-]HH:MM:SS or MM:SS, or off";
+  auto number = [&](const std::string& t, bool integer) {
+    double v = 0;
+    const auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || ec != std::errc() || p != t.data() + t.size() || !(v >= 0) || !std::isfinite(v) ||
+        (integer && v != std::floor(v)))
+      bad(opt, s, allowed);
+    return v;
+  };
+  double total = 0;
+  if (s.find(':') != std::string::npos) {  // [D-]HH:MM:SS or MM:SS
+    std::string rest = s;
+    double days = 0;
+    if (const auto dash = rest.find('-'); dash != std::string::npos) {
+      days = number(rest.substr(0, dash), true);
+      rest = rest.substr(dash + 1);
+    }
+    std::vector<double> parts;
+    for (std::size_t start = 0;;) {
+      const auto colon = rest.find(':', start);
+      parts.push_back(number(rest.substr(start, colon - start), true));
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+    if (parts.size() < 2 || parts.size() > 3 || (days > 0 && parts.size() != 3)) bad(opt, s, allowed);
+    double scale = 1;
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it, scale *= 60) total += *it * scale;
+    total += days * 86400;
+  } else {
+    const char unit = s.empty() ? '\0' : s.back();
+    const double mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+    total = mult > 0 ? number(s.substr(0, s.size() - 1), false) * mult : number(s, false);
+  }
+  if (!(total > 0) || total > 1e9) bad(opt, s, allowed);
+  return total;
+}
+
 std::vector<int> parse_hidden(const std::string& opt, const std::string& s) {
   const std::string allowed = "comma-separated layer widths >= 1, e.g. 64,64";
   std::vector<int> out;
@@ -152,6 +191,10 @@ const std::vector<SwitchSpec>& switch_table() {
       {"normalize-reward", "scale rewards by the running std of the discounted return", &Options::normalize_reward},
       {"anneal-lr", "decay the learning rates linearly to 0 over the epochs", &Options::anneal_lr},
       {"clip-vloss", "clipped value loss around the rollout values (uses --clip-ratio)", &Options::clip_vloss},
+      {"skip-memory-check",
+       "start even when the memory estimate exceeds what is available (the estimate is an upper bound; an "
+       "allocation that then fails ends the run with exit 1)",
+       &Options::skip_memory_check},
       {"force", "overwrite an existing run in --out", &Options::force},
       {"allow-change", "on resume, accept changed options that alter the learning problem (recorded in /changes)",
        &Options::allow_change},
@@ -307,6 +350,30 @@ const std::vector<OptionSpec>& option_table() {
              parse_real("stall-timeout", v, 0.0, 1e9, false, "a number of seconds >= 0 (0: off)");
        },
        [](const Options& c) { return fmt(c.stall_timeout); }},
+      {"Cluster", "time-limit",
+       "wall-clock budget of this start: stop after the last epoch that fits (checkpoint written, exit 3, resume "
+       "with --resume auto); seconds, 90m, 8h, 2d, [D-]HH:MM:SS or MM:SS as SLURM writes them; off: none",
+       [](Options& c, const std::string& v) {
+         if (v == "off") return void(c.time_limit.reset());
+         c.time_limit = parse_duration("time-limit", v);
+       },
+       [](const Options& c) { return c.time_limit ? fmt(*c.time_limit) : std::string("off"); }},
+      {"Evaluation", "eval-every",
+       "every K epochs (and after the last), run --eval-episodes deterministic episodes on separate environments "
+       "(the same start states every time), log them to /eval and keep the best policy in best.h5 (0: off)",
+       [](Options& c, const std::string& v) { c.eval_every = parse_nonnegative_int("eval-every", v); },
+       [](const Options& c) { return std::to_string(c.eval_every); }},
+      {"Evaluation", "eval-episodes", "episodes per evaluation during training (split across ranks)",
+       [](Options& c, const std::string& v) { c.eval_episodes = parse_positive_int("eval-episodes", v); },
+       [](const Options& c) { return std::to_string(c.eval_episodes); }},
+      {"Evaluation", "target-return",
+       "stop when an evaluation's mean return reaches this (exit 0, recorded in the run file); needs --eval-every; "
+       "off: never",
+       [](Options& c, const std::string& v) {
+         if (v == "off") return void(c.target_return.reset());
+         c.target_return = parse_real("target-return", v, -1e300, 1e300, false, "a number, or off");
+       },
+       [](const Options& c) { return c.target_return ? fmt(*c.target_return) : std::string("off"); }},
   };
   return table;
 }
@@ -403,7 +470,9 @@ po::parsed_options parse_ini(const std::string& path, const std::string& resolve
 Options merge_with_run(const Options& cfg, const std::vector<std::pair<std::string, std::string>>& stored,
                       std::vector<OptionChange>& changes) {
   // How the run is driven, not what it learns: free to change on resume, not recorded.
-  constexpr const char* kOperational[] = {"epochs", "out", "resume", "checkpoint-every", "stall-timeout", "quiet"};
+  constexpr const char* kOperational[] = {"epochs",     "out",           "resume",       "checkpoint-every",
+                                          "stall-timeout", "quiet",      "eval-every", "eval-episodes",
+                                          "target-return", "time-limit", "skip-memory-check"};
   // Part of the checkpoint's identity: a resume cannot change them at all.
   constexpr const char* kIdentity[] = {"algo",          "env",        "hid",           "activation",
                                        "precision",     "ppo-variant", "envs-per-rank", "steps-per-epoch",
@@ -662,6 +731,9 @@ Options parse_command_line(int argc, const char* const* argv, const ConfigReader
     throw UsageError("rlmpi eval needs a run file or checkpoint (usage: rlmpi eval RUN [--episodes N])");
   if (cfg.command == Command::Config && cfg.run_path.empty())
     throw UsageError("rlmpi config needs a run directory or run file (usage: rlmpi config RUN)");
+  if (cfg.target_return && cfg.eval_every == 0)
+    throw UsageError("--target-return " + fmt(*cfg.target_return) +
+                     " needs evaluations to compare with (allowed: together with --eval-every K > 0)");
   if (cfg.update_epochs == 0 && cfg.minibatch_size != 0)
     throw UsageError("invalid value '" + std::to_string(cfg.minibatch_size) +
                      "' for --minibatch-size (allowed: only together with --update-epochs N > 0)");

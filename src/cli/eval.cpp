@@ -12,6 +12,7 @@
 #include "rlmpi/env/env.hpp"
 #include "rlmpi/io/checkpoint.hpp"
 #include "rlmpi/nn/policy.hpp"
+#include "evaluation.hpp"
 #include "run_dir.hpp"
 
 namespace rlmpi::cli {
@@ -39,6 +40,56 @@ std::vector<int> parse_hid(const std::string& hid, const std::string& path) {
 }
 
 }  // namespace
+
+EvalSummary evaluate_policy(const PolicySpec& policy, int episodes, bool deterministic, std::uint64_t seed,
+                            int max_ep_len, const mpi::Comm& world, const std::string& where) {
+  std::unique_ptr<env::Env> e = env::make_env(policy.env);
+  const bool discrete = e->action_space().is_discrete();
+  auto pi = nn::make_policy<Scalar>(discrete, e->obs_dim(), discrete ? e->action_space().n : e->act_dim(), policy.hid,
+                                    nn::parse_activation(policy.activation));
+  const Vector params = Eigen::Map<const Eigen::VectorXd>(policy.params.data(), static_cast<Index>(policy.params.size()));
+  // Every rank alike (the same inputs): a UsageError here is agreed on in main.
+  if (params.size() != pi->num_params())
+    throw UsageError(where + ": the policy has " + std::to_string(params.size()) + " parameters, the policy of " +
+                     policy.env + " with hid " + std::to_string(policy.hid.size()) + " layers has " +
+                     std::to_string(pi->num_params()));
+  const auto& norm_state = policy.obs_norm;
+  if (!norm_state.empty() && norm_state.size() != 1 + 2 * static_cast<std::size_t>(e->obs_dim()))
+    throw UsageError(where + ": the observation statistics have " + std::to_string(norm_state.size()) +
+                     " values, expected " + std::to_string(1 + 2 * e->obs_dim()) + " for " + policy.env);
+
+  // Episodes split across ranks: rank r runs episodes r, r + size, ...
+  Rng rng(Rng::rank_seed(seed, world.rank()) ^ 0x9E3779B97F4A7C15ULL);
+  Matrix obs(1, e->obs_dim()), raw(1, e->obs_dim()), act(1, e->act_dim());
+  algo::RunningNormalizer norm(norm_state.empty() ? 0 : e->obs_dim());
+  if (!norm_state.empty()) norm.set_state(norm_state);
+  auto observe = [&] {
+    if (norm_state.empty()) obs = raw;
+    else norm.normalize(raw.data(), obs.data());
+  };
+  std::vector<double> rets, lens;
+  for (int ep = world.rank(); ep < episodes; ep += world.size()) {
+    e->reset(Rng::rank_seed(seed, 0) + static_cast<std::uint64_t>(ep) + 1000003,
+             std::span<double>(raw.data(), static_cast<std::size_t>(raw.size())));
+    double ret = 0, len = 0;
+    for (;;) {
+      observe();
+      pi->forward(params, obs);
+      if (deterministic) pi->mode(act);
+      else pi->sample(rng, act);
+      const env::StepResult r = e->step(std::span<const double>(act.data(), static_cast<std::size_t>(act.size())),
+                                        std::span<double>(raw.data(), static_cast<std::size_t>(raw.size())));
+      ret += r.reward;
+      len += 1;
+      if (r.terminated || r.truncated || len >= max_ep_len) break;
+    }
+    rets.push_back(ret);
+    lens.push_back(len);
+  }
+  const std::span<const double> both[2] = {rets, lens};
+  const auto st = world.stats(std::span<const std::span<const double>>(both, 2));
+  return {st[0].count, st[0].mean, st[0].std, st[0].min, st[0].max, st[1].mean, st[1].std, st[1].min, st[1].max};
+}
 
 int run_eval(const Options& cfg, const mpi::Comm& world) {
   // The policy of a run directory, run file or checkpoint.
@@ -101,54 +152,15 @@ int run_eval(const Options& cfg, const mpi::Comm& world) {
   const std::vector<double> param_values = in.get_vector<double>();
   const std::vector<double> norm_state = in.get_vector<double>();
 
-  std::unique_ptr<env::Env> e = env::make_env(run_cfg.env);
-  const bool discrete = e->action_space().is_discrete();
-  auto pi = nn::make_policy<Scalar>(discrete, e->obs_dim(), discrete ? e->action_space().n : e->act_dim(),
-                                    run_cfg.hid, nn::parse_activation(run_cfg.activation));
-  const Vector params = Eigen::Map<const Eigen::VectorXd>(param_values.data(), static_cast<Index>(param_values.size()));
-  // Every rank alike (the same broadcast): a UsageError here is agreed on in main.
-  if (params.size() != pi->num_params())
-    throw corrupt(ckpt_path, "array 'pi_params' has " + std::to_string(params.size()) + " values, the policy of its " +
-                                 "id.env, id.hid and id.activation has " + std::to_string(pi->num_params()));
-  if (!norm_state.empty() && norm_state.size() != 1 + 2 * static_cast<std::size_t>(e->obs_dim()))
-    throw corrupt(ckpt_path, "array 'obs_norm' has " + std::to_string(norm_state.size()) +
-                                 " values, expected " + std::to_string(1 + 2 * e->obs_dim()) + " for " + run_cfg.env);
-
-  // Episodes split across ranks: rank r runs episodes r, r + size, ...
-  Rng rng(Rng::rank_seed(cfg.seed, world.rank()) ^ 0x9E3779B97F4A7C15ULL);
-  Matrix obs(1, e->obs_dim()), raw(1, e->obs_dim()), act(1, e->act_dim());
-  algo::RunningNormalizer norm(norm_state.empty() ? 0 : e->obs_dim());
-  if (!norm_state.empty()) norm.set_state(norm_state);
-  auto observe = [&] {
-    if (norm_state.empty()) obs = raw;
-    else norm.normalize(raw.data(), obs.data());
-  };
-  std::vector<double> rets, lens;
-  for (int ep = world.rank(); ep < cfg.eval_episodes; ep += world.size()) {
-    e->reset(Rng::rank_seed(cfg.seed, 0) + static_cast<std::uint64_t>(ep) + 1000003,
-             std::span<double>(raw.data(), static_cast<std::size_t>(raw.size())));
-    double ret = 0, len = 0;
-    for (;;) {
-      observe();
-      pi->forward(params, obs);
-      if (cfg.deterministic) pi->mode(act);
-      else pi->sample(rng, act);
-      const env::StepResult r = e->step(std::span<const double>(act.data(), static_cast<std::size_t>(act.size())),
-                                        std::span<double>(raw.data(), static_cast<std::size_t>(raw.size())));
-      ret += r.reward;
-      len += 1;
-      if (r.terminated || r.truncated || len >= cfg.max_ep_len) break;
-    }
-    rets.push_back(ret);
-    lens.push_back(len);
-  }
-  const std::span<const double> both[2] = {rets, lens};
-  const auto st = world.stats(std::span<const std::span<const double>>(both, 2));
+  PolicySpec policy{run_cfg.env, run_cfg.activation, run_cfg.hid, param_values, norm_state};
+  const EvalSummary st = evaluate_policy(policy, cfg.eval_episodes, cfg.deterministic, cfg.seed, cfg.max_ep_len, world,
+                                         "checkpoint '" + ckpt_path + "'");
   if (world.is_root())
     std::printf("%s on %s, %lld episodes (%s): return mean %.6g std %.6g min %.6g max %.6g; length mean %.6g std %.6g "
                 "min %.6g max %.6g\n",
-                ckpt_path.c_str(), run_cfg.env.c_str(), st[0].count, cfg.deterministic ? "deterministic" : "stochastic",
-                st[0].mean, st[0].std, st[0].min, st[0].max, st[1].mean, st[1].std, st[1].min, st[1].max);
+                ckpt_path.c_str(), run_cfg.env.c_str(), st.episodes, cfg.deterministic ? "deterministic" : "stochastic",
+                st.return_mean, st.return_std, st.return_min, st.return_max, st.length_mean, st.length_std,
+                st.length_min, st.length_max);
   return kExitOk;
 }
 

@@ -82,6 +82,7 @@ RunPlan plan_run(const Options& cfg) {
                          "or another --out)");
       fs::remove(p.run_file, ec);
       fs::remove(p.checkpoint, ec);
+      fs::remove(fs::path(p.dir) / kBestName, ec);  // the old run's best policy is not this run's
     }
     fs::create_directories(p.dir, ec);
     if (ec) throw UsageError("cannot create run directory '" + p.dir + "': " + ec.message());

@@ -10,6 +10,7 @@ namespace rlmpi::cli {
 
 inline constexpr const char* kRunFileName = "run.h5";
 inline constexpr const char* kCheckpointName = "checkpoint.h5";
+inline constexpr const char* kBestName = "best.h5";  // --eval-every: the best evaluated policy
 
 struct RunPlan {
   std::string dir, run_file, checkpoint;

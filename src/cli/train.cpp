@@ -1,4 +1,5 @@
 // `rlmpi [train]`: plan the run directory, resume or start, then epochs until done or stopped.
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <string>
@@ -6,6 +7,7 @@
 #include <variant>
 #include <vector>
 #include <cstdio>
+#include <limits>
 #include <ctime>
 #include <optional>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include "rlmpi/io/run_file.hpp"
 #include "rlmpi/mpi/watchdog.hpp"
 #include "rlmpi/version.hpp"
+#include "evaluation.hpp"
 #include "run_config.hpp"
 #include "run_dir.hpp"
 
@@ -118,6 +121,23 @@ void record_end(std::optional<io::RunFile>& run, const std::string& status) {
   }
 }
 
+std::string fmt_number(double v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+// The policy the trainer holds now, for an evaluation (float parameters widen exactly).
+PolicySpec current_policy(const algo::Trainer& trainer, const Options& cfg) {
+  PolicySpec p{cfg.env, cfg.activation, cfg.hid, {}, {}};
+  const Eigen::VectorXd params = trainer.pi_params();
+  p.params.assign(params.data(), params.data() + params.size());
+  if (cfg.normalize_obs)
+    for (const auto& a : trainer.state().arrays)
+      if (a.name == "obs_norm") p.obs_norm = a.data;
+  return p;
+}
+
 // An exit code already agreed on by every rank.
 struct ExitCode {
   int code;
@@ -157,6 +177,7 @@ std::vector<std::pair<std::string, std::string>> stored_options(const Options& c
 }  // namespace
 
 int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals& signals) {
+  const double started = MPI_Wtime();  // --time-limit counts from here
   check_slurm_world_size(world.size());  // same verdict on every rank, before any collective
   // A resume continues the run's own options; changes are refused or recorded (--allow-change).
   std::vector<OptionChange> changes;
@@ -248,7 +269,15 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
     // second between SIGTERM and SIGKILL); one arriving during the update ends that epoch first.
     trainer.set_stop_check([&signals] { return signals.received() != 0; });
     int last_checkpoint = trainer.epoch();
+    // The best evaluation so far (a resumed run continues its /eval), the same on every rank.
+    double best_eval = -std::numeric_limits<double>::infinity();
+    if (cfg.eval_every > 0) {
+      if (world.is_root()) best_eval = run->best_eval_return();
+      world.broadcast(std::span<double>(&best_eval, 1));
+    }
+    double longest_epoch = 0;  // wall time of the longest epoch so far, with its eval and checkpoint
     while (trainer.epoch() < cfg.epochs) {
+      const double epoch_start = MPI_Wtime();
       const algo::EpochResult r = trainer.run_epoch();
       if (r.stopped) {
         if (world.is_root()) record_end(run, "stopped by a signal during epoch " + std::to_string(trainer.epoch()));
@@ -267,15 +296,44 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
       const bool stop = flags & 1, diverged = flags & 2;
       const double io0 = MPI_Wtime();
       if (world.is_root()) append_to_run_file(*run, r, trainer);  // the diverged epoch's row too: it shows the NaN
-      if (!diverged && (last || stop || trainer.epoch() % cfg.checkpoint_every == 0)) {
-        save_checkpoint(trainer, plan.checkpoint, cfg, world);
-        last_checkpoint = trainer.epoch();
-      }
-      trainer.add_io_seconds(MPI_Wtime() - io0);
       if (world.is_root() && !cfg.quiet) {
         if (printed_rows++ % 25 == 0) print_header(r);
         print_row(r);
       }
+      // Deterministic evaluation on separate environments, before the checkpoint: a run killed
+      // in between resumes from the previous checkpoint, which drops this /eval row and redoes
+      // the epoch and its evaluation identically. The best policy so far is kept in best.h5.
+      bool target_reached = false;
+      std::string target_message;
+      if (!diverged && cfg.eval_every > 0 && (last || trainer.epoch() % cfg.eval_every == 0)) {
+        const EvalSummary ev = evaluate_policy(current_policy(trainer, cfg), cfg.eval_episodes, /*deterministic=*/true,
+                                               cfg.seed, cfg.max_ep_len, world, "the trained policy");
+        const bool better = ev.return_mean > best_eval;  // identical on every rank (reduced statistics)
+        if (better) {
+          best_eval = ev.return_mean;
+          save_checkpoint(trainer, plan.dir + "/" + kBestName, cfg, world);
+        }
+        if (world.is_root()) {
+          run->append_eval({trainer.epoch() - 1, static_cast<long long>(r.get("TotalEnvInteracts")), ev.episodes,
+                            ev.return_mean, ev.return_std, ev.return_min, ev.return_max, ev.length_mean});
+          run->commit();
+          if (!cfg.quiet)
+            std::printf("eval after epoch %d: return %.6g +- %.3g (min %.6g, max %.6g) over %lld episodes%s\n",
+                        trainer.epoch() - 1, ev.return_mean, ev.return_std, ev.return_min, ev.return_max, ev.episodes,
+                        better ? ", best so far -> best.h5" : "");
+          std::fflush(stdout);
+        }
+        if (cfg.target_return && ev.return_mean >= *cfg.target_return) {
+          target_reached = true;
+          target_message = "reached the target return " + fmt_number(*cfg.target_return) + " (evaluation mean " +
+                           fmt_number(ev.return_mean) + ") after epoch " + std::to_string(trainer.epoch() - 1);
+        }
+      }
+      if (!diverged && (last || stop || target_reached || trainer.epoch() % cfg.checkpoint_every == 0)) {
+        save_checkpoint(trainer, plan.checkpoint, cfg, world);
+        last_checkpoint = trainer.epoch();
+      }
+      trainer.add_io_seconds(MPI_Wtime() - io0);
       if (diverged) {
         const std::string kept = last_checkpoint > 0 ? "the checkpoint of epoch " + std::to_string(last_checkpoint - 1) +
                                                            " is kept"
@@ -287,6 +345,36 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
           std::fprintf(stderr, "rlmpi: error: %s; %s (lower --pi-lr/--vf-lr, or set --max-grad-norm)\n", what.c_str(),
                        kept.c_str());
         return kExitFailure;
+      }
+      // --time-limit: stop now if another epoch like the longest so far (plus a checkpoint's worth
+      // of margin) would not fit. Rank 0's clock decides, so every rank stops after the same epoch.
+      bool out_of_time = false;
+      if (cfg.time_limit && !last && !diverged && !target_reached) {
+        const double now = MPI_Wtime();
+        longest_epoch = std::max(longest_epoch, now - epoch_start);
+        double verdict = (now - started) + 1.25 * longest_epoch + 5.0 > *cfg.time_limit ? 1.0 : 0.0;
+        world.broadcast(std::span<double>(&verdict, 1));
+        out_of_time = verdict != 0;
+        if (out_of_time && last_checkpoint != trainer.epoch()) {
+          save_checkpoint(trainer, plan.checkpoint, cfg, world);
+          last_checkpoint = trainer.epoch();
+        }
+      }
+      if (out_of_time) {
+        const std::string what = "stopped before the time limit (" + fmt_number(*cfg.time_limit) + " s) after epoch " +
+                                 std::to_string(trainer.epoch() - 1);
+        if (world.is_root()) {
+          record_end(run, what);
+          std::fprintf(stderr, "rlmpi: %s; resume with --resume auto --out %s\n", what.c_str(), plan.dir.c_str());
+        }
+        return kExitStoppedResumable;
+      }
+      if (target_reached) {
+        if (world.is_root()) {
+          record_end(run, target_message);
+          std::printf("rlmpi: %s\n", target_message.c_str());
+        }
+        return kExitOk;
       }
       if (stop && !last) {
         if (world.is_root()) record_end(run, "stopped by a signal after epoch " + std::to_string(trainer.epoch() - 1));

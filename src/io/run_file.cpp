@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -179,6 +180,14 @@ RunFile RunFile::open_for_resume(const std::string& path, long long epochs) {
   for (h5::Id d : {l.ret.get(), l.len.get(), l.rank.get(), l.epoch.get()}) h5::resize(d, keep);
   l.n_episodes = keep;
   impl->last_episode_epoch = keep > 0 ? ep[static_cast<std::size_t>(keep - 1)] : -1;
+  // Evaluations are in epoch order too: keep those of checkpointed epochs.
+  const h5::Id f = impl->file.get();
+  if (h5::exists(f, "eval")) {
+    const h5::Group g = h5::open_group(f, "eval");
+    const std::vector<long long> ev = h5::read_all<long long>(h5::open_dataset(g.get(), "epoch").get());
+    const auto rows = static_cast<long long>(std::lower_bound(ev.begin(), ev.end(), epochs) - ev.begin());
+    for (const auto& name : h5::child_names(g.get())) h5::resize(h5::open_dataset(g.get(), name).get(), rows);
+  }
   RunFile rf(std::move(impl));
   rf.commit();  // readers see the truncated file from now on
   return rf;
@@ -311,6 +320,41 @@ void RunFile::set_attribute(const std::string& name, const AttrValue& value) {
   const h5::Id f = impl_->file.get();
   if (H5Aexists(f, name.c_str()) > 0) h5::check_status(H5Adelete(f, name.c_str()), "cannot replace attribute " + name);
   h5::write_attribute(f, name, value);
+}
+
+void RunFile::append_eval(const EvalRow& row) {
+  h5::ErrorSilencer quiet;
+  const h5::Id f = impl_->file.get();
+  const bool existed = h5::exists(f, "eval");
+  const h5::Group g = existed ? h5::open_group(f, "eval") : h5::create_group(f, "eval");
+  auto put_int = [&](const char* name, long long v, const char* what) {
+    const h5::Dataset d = existed ? h5::open_dataset(g.get(), name) : h5::create_extendable<long long>(g.get(), name, 64);
+    if (!existed) h5::write_attribute(d.get(), "description", std::string(what));
+    h5::append<long long>(d.get(), std::span<const long long>(&v, 1));
+  };
+  auto put_real = [&](const char* name, double v, const char* what) {
+    const h5::Dataset d = existed ? h5::open_dataset(g.get(), name) : h5::create_extendable<double>(g.get(), name, 64);
+    if (!existed) h5::write_attribute(d.get(), "description", std::string(what));
+    h5::append<double>(d.get(), std::span<const double>(&v, 1));
+  };
+  put_int("epoch", row.epoch, "0-based row in /epochs after which the policy was evaluated");
+  put_int("env_steps", row.env_steps, "environment steps of training so far (TotalEnvInteracts)");
+  put_int("episodes", row.episodes, "evaluation episodes (deterministic policy, the same start states every time)");
+  put_real("return_mean", row.return_mean, "mean undiscounted return of the evaluation episodes");
+  put_real("return_std", row.return_std, "standard deviation of the evaluation returns");
+  put_real("return_min", row.return_min, "smallest evaluation return");
+  put_real("return_max", row.return_max, "largest evaluation return");
+  put_real("length_mean", row.length_mean, "mean length of the evaluation episodes (steps)");
+}
+
+double RunFile::best_eval_return() const {
+  h5::ErrorSilencer quiet;
+  const h5::Id f = impl_->file.get();
+  double best = -std::numeric_limits<double>::infinity();
+  if (!h5::exists(f, "eval")) return best;
+  const h5::Group g = h5::open_group(f, "eval");
+  for (double v : h5::read_all<double>(h5::open_dataset(g.get(), "return_mean").get())) best = std::max(best, v);
+  return best;
 }
 
 void RunFile::append_change(long long epoch, const std::string& option, const std::string& old_value,

@@ -9,7 +9,8 @@ model-mismatch  RLMPI_MODEL_DIR holds a Walker2d model saved as hopper.xml (and 
                 lock is made (it was SIGSEGV/heap corruption and a stale rlmpi.lock).
 too-big         --hid 300000 under ulimit -v 4000000 (and a batch of 2e9 steps): exit 2, one line naming
                 the option, no run directory (it was std::bad_alloc and "double free or corruption").
-oom-runtime     a run that passes the estimate but whose allocation fails in training (a tighter ulimit -v,
+oom-runtime     a run the estimate admits completes under that limit; one started with --skip-memory-check
+                under a limit below the estimate fails its allocation in training (ulimit -v,
                 calibrated from the estimate rlmpi reports): exit 1, one "fatal error" line per failing
                 rank, no "double free", no signal, no lock left. With an ASan build at
                 <repo>/build-asan/rlmpi (or $RLMPI_ASAN_BINARY), the same failure under AddressSanitizer,
@@ -125,7 +126,8 @@ def case_too_big(tmp):
         if RLMPI_IS_ASAN:
             print("ASan build: the ulimit -v part is skipped")
         else:
-            p = run(np_, "--hid", "300000", "--epochs", "1", "--out", out, expect=2, vm_kib=4000000)
+            p = run(np_, "--hid", "300000", "--precision", "double", "--epochs", "1", "--out", out, expect=2,
+                    vm_kib=4000000)
             line = one_error_line(p, r"^rlmpi: error: invalid value '300000' for --hid \(allowed: hidden layers that "
                                      r"fit in memory: this run needs at least [0-9.]+ GiB per rank, more than the "
                                      r"[0-9.]+ GiB left under the address-space limit( of rank 0)? \(ulimit -v, "
@@ -152,18 +154,22 @@ def need_and_in_use(message):
 
 
 def case_oom_runtime(tmp):
-    # Networks of about 2 GiB per rank (CartPole, one hidden layer of 12000): the update's buffers
-    # are the estimate; the value fit's copy of the value network (another ~1 GiB from the second
-    # epoch on) is not in it. A limit between the two lets the run start and fail in training.
-    args = ["--hid", "12000", "--train-pi-iters", "2", "--train-v-iters", "2", "--quiet"]
+    # Networks of about 2 GiB per rank (CartPole, one hidden layer of 12000, double). The estimate
+    # bounds what the run allocates, so a run it admits does not run out of memory; with
+    # --skip-memory-check and a limit well below the estimate the run starts and an allocation in
+    # training fails.
+    args = ["--hid", "12000", "--train-pi-iters", "2", "--train-v-iters", "2", "--quiet", "--precision", "double"]
     for np_ in () if RLMPI_IS_ASAN else (1, 2):
         steps = str(4000 * np_)  # the same batch per rank
         p = run(np_, *args, "--epochs", "3", "--steps-per-epoch", steps, "--out", f"{tmp}/calibrate-{np_}", expect=2,
                 vm_kib=1536 * 1024)
         need, in_use = need_and_in_use(one_error_line(p, r"for --hid"))
-        vm_kib = int((need + in_use + 0.3 * GIB) / 1024)
+        run(np_, *args, "--epochs", "2", "--steps-per-epoch", steps, "--out", f"{tmp}/fits-{np_}", expect=0,
+            vm_kib=int((need + in_use + 0.2 * GIB) / 1024))
+        vm_kib = int((0.6 * need + in_use) / 1024)
+        args_oom = [*args, "--skip-memory-check"]
         out = f"{tmp}/oom-{np_}"
-        p = run(np_, *args, "--epochs", "3", "--steps-per-epoch", steps, "--out", out, expect=1, vm_kib=vm_kib)
+        p = run(np_, *args_oom, "--epochs", "3", "--steps-per-epoch", steps, "--out", out, expect=1, vm_kib=vm_kib)
         err = lines(p.stderr)
         if not 1 <= len(err) <= np_ or not all(re.fullmatch(r"rlmpi: fatal error on rank \d+: std::bad_alloc", x)
                                                for x in err):

@@ -2,7 +2,7 @@
 """End-to-end tests of `rlmpi` runs: run file, checkpoints, bit-exact resume, signals, locks, eval.
 
 usage: test_run.py RLMPI MPIEXEC CASE   (CASE: resume-1, resume-2, signal-1, signal-2, errors, eval, stall,
-       reproduce, presets)
+       reproduce, presets, evaluation)
 """
 import os
 import signal
@@ -309,6 +309,58 @@ def case_reproduce(tmp):
           "the run bit for bit")
 
 
+def eval_table(path):
+    with h5py.File(path, "r") as f:
+        return {k: f["eval"][k][:] for k in f["eval"]}
+
+
+def case_evaluation(tmp):
+    """--eval-every: /eval rows, best.h5 that `rlmpi eval` reproduces, --target-return stops the run
+    (exit 0, recorded), and a resumed run's /eval equals an uninterrupted run's."""
+    d = f"{tmp}/target"
+    p = run(2, "--eval-every", "5", "--target-return", "475", "--epochs", "60", "--out", d)
+    assert "rlmpi: reached the target return 475" in p.stdout, p.stdout
+    ev = eval_table(f"{d}/run.h5")
+    n = run_files.epochs(f"{d}/run.h5")
+    assert n < 60 and n % 5 == 0 and list(ev["epoch"]) == list(range(4, n, 5)), (n, ev["epoch"])
+    assert ev["return_mean"][-1] >= 475 and np.all(ev["return_mean"][:-1] < 475), ev["return_mean"]
+    assert np.all(ev["episodes"] == 10) and np.all(np.diff(ev["env_steps"]) == 5 * 4000), ev
+    with h5py.File(f"{d}/run.h5", "r") as f:
+        status = f.attrs["exit_status"]
+        assert status.startswith("reached the target return 475"), status
+        assert f["eval/return_mean"].attrs["description"], "no description"
+    best = float(np.max(ev["return_mean"]))
+    q = run(1, "eval", f"{d}/best.h5", "--deterministic", "--episodes", "10", "--seed", "0")
+    assert f"return mean {best:.6g} " in q.stdout, (best, q.stdout)
+    assert "nothing to do" in run(2, "--resume", "auto", "--out", d, "--epochs", str(n)).stdout  # exit 0
+    print(f"--target-return 475 stopped after {n} epochs (exit 0), /eval {list(np.round(ev['return_mean'], 1))}, "
+          f"rlmpi eval best.h5 reproduces {best:.6g}")
+
+    # Resume: /eval rows of epochs not checkpointed are dropped and recomputed, best.h5 carries on.
+    straight, split = f"{tmp}/ev-straight", f"{tmp}/ev-split"
+    common = ["--eval-every", "2", "--eval-episodes", "4", *SMALL]
+    run(2, *common, "--epochs", "6", "--out", straight)
+    run(2, *common, "--epochs", "4", "--out", split)
+    run(2, *common, "--epochs", "6", "--out", split, "--resume", "auto")
+    a, b = eval_table(f"{straight}/run.h5"), eval_table(f"{split}/run.h5")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), (a, b)
+    assert list(a["epoch"]) == [1, 3, 5], a["epoch"]  # every 2 epochs and the last
+    assert same_run(f"{straight}/run.h5", f"{split}/run.h5") == 6
+    p = run(1, "--target-return", "100", expect=2)
+    assert "--target-return 100 needs evaluations" in p.stderr, p.stderr
+
+    # --time-limit: stops after the last epoch that fits, checkpointed, exit 3; resume continues.
+    t = f"{tmp}/timed"
+    p = run(2, "--time-limit", "0:06", "--epochs", "200", "--out", t, *SMALL, expect=3)
+    done = run_files.epochs(f"{t}/run.h5")
+    with h5py.File(f"{t}/run.h5", "r") as f:
+        assert f.attrs["exit_status"].startswith("stopped before the time limit (6 s) after epoch"), f.attrs["exit_status"]
+    assert 1 <= done < 200 and "resume with --resume auto" in p.stderr, (done, p.stderr)
+    run(2, "--resume", "auto", "--time-limit", "off", "--epochs", str(done + 2), "--out", t, *SMALL)
+    assert run_files.epochs(f"{t}/run.h5") == done + 2
+    print("eval during training: resumed run's /eval == uninterrupted run's; --target-return without --eval-every: exit 2")
+
+
 def case_presets(tmp):
     """Every shipped preset loads and trains one tiny epoch (its options are valid together)."""
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs")
@@ -338,6 +390,8 @@ with tempfile.TemporaryDirectory(prefix="rlmpi-run-test-", ignore_cleanup_errors
         case_reproduce(tmp)
     elif CASE == "presets":
         case_presets(tmp)
+    elif CASE == "evaluation":
+        case_evaluation(tmp)
     else:
         sys.exit(f"unknown case {CASE}")
 print("1 passed, 0 failed")

@@ -7,7 +7,11 @@
                          epoch exits 3, requeues itself, resumes by itself and ends with /epochs/*
                          (timing columns aside) and /episodes/* bit-identical to an uninterrupted
                          mpirun run with the same seed and ranks
-  slurm_test.py sweep    a 3-task jobs/sweep.sbatch array; tools/summary.py lists 3 seeds
+  slurm_test.py sweep    a 3-task jobs/sweep.sbatch array (SEEDS/EPOCHS/EXTRA, default sweep
+                         directory); tools/summary.py lists 3 seeds
+  slurm_test.py grid     a 2-point jobs/sweep.sbatch grid into a fixed sweep directory: a failed
+                         task (rlmpi SIGKILLed) submitted again continues its run (same directory, epochs appended,
+                         bit-identical to an uninterrupted run); another grid there fails, exit 2
   slurm_test.py sanity   a world smaller than SLURM_NTASKS stops with exit 2; a second job on a
                          running job's run directory fails with exit 2 (rlmpi.lock)
   slurm_test.py cleanup  stops the local slurm if a test of this suite started it
@@ -388,20 +392,22 @@ def test_preempt(args):
 
 
 def test_sweep(args):
+    """The environment interface of jobs/sweep.sbatch: SEEDS, EPOCHS, EXTRA, no axes; the default
+    sweep directory is RUNS_ROOT/<job name> (not the array job id)."""
     d = workdir(args, "sweep")
     out = os.path.join(d, "sweep-%A_%a.out")
     jobid = sbatch(["--array=0-2", "--ntasks=1", "--job-name=sweep", f"--chdir={d}", f"--output={out}",
                     os.path.join(SRC, "jobs", "sweep.sbatch")],
-                   job_env(args, EPOCHS="3", EXTRA="--steps-per-epoch 400 --hid 16 --quiet",
+                   job_env(args, EPOCHS="3", SEEDS="0 1 2", EXTRA="--steps-per-epoch 400 --hid 16 --quiet",
                            RUNS_ROOT=os.path.join(d, "runs")))
     outs = ",".join(out.replace("%A", jobid).replace("%a", str(i)) for i in range(3))
     try:
         wait_completed(jobid, args.timeout, expect_tasks=3)
     except Fail as e:
         raise Fail(str(e) + "".join(tail(o, 15) for o in outs.split(",")))
-    sweep_dir = os.path.join(d, "runs", f"sweep-{jobid}")
-    runs = sorted(os.listdir(sweep_dir)) if os.path.isdir(sweep_dir) else []
-    expected = [f"ppo-CartPole-v1-s{s}" for s in range(3)]
+    sweep_dir = os.path.join(d, "runs", "sweep")
+    runs = sorted(r for r in os.listdir(sweep_dir) if r.startswith("s")) if os.path.isdir(sweep_dir) else []
+    expected = [f"s{s}" for s in range(3)]
     if runs != expected:
         raise Fail(f"{sweep_dir} holds {runs}, expected {expected}")
     summary = os.path.join(SRC, "tools", "summary.py")
@@ -423,6 +429,118 @@ def test_sweep(args):
         if sorted(seeds) != [0, 1, 2]:
             raise Fail(f"sweep seeds {seeds}, expected 0 1 2")
         log(f"PASS: array job {jobid} (3 tasks) COMPLETED; seeds {seeds} (tools/summary.py not present)")
+
+
+def test_grid(args):
+    """A 2-point grid sweep (pi-lr=3e-4,1e-3) into a fixed SWEEP_DIR: task 1's rlmpi is SIGKILLed
+    in the middle of its run, so the task FAILS (no requeue), then the same array index is submitted again as a new
+    job: it continues the same run directory (epochs appended, restarts 1) and ends with /epochs
+    and /episodes bit-identical (timing columns aside) to an uninterrupted mpirun run of that
+    point; task 0 is untouched; --count names the array range; a different grid into the same
+    SWEEP_DIR fails with exit 2 and says why."""
+    import h5py
+    d = workdir(args, "grid")
+    script = os.path.join(SRC, "jobs", "sweep.sbatch")
+    sweep_dir = os.path.join(d, "runs", "lr")
+    epochs = args.epochs
+    rlmpi_opts = ["--env", "CartPole-v1", "--epochs", str(epochs), "--steps-per-epoch", str(args.steps),
+                  "--hid", "16", "--quiet"]
+    grid = ["--grid", "pi-lr=3e-4,1e-3"]
+    p = run(["bash", script, "--count", sweep_dir] + grid + ["--"] + rlmpi_opts, timeout=60)
+    if "2 tasks" not in p.stdout or "sbatch --array=0-1 " not in p.stdout:
+        raise Fail(f"sweep.sbatch --count: expected '2 tasks ... sbatch --array=0-1 ...', got:\n{p.stdout}")
+    log("sweep.sbatch --count: " + p.stdout.strip().splitlines()[-1])
+
+    out = os.path.join(d, "grid-%A_%a.out")
+    sb = ["--ntasks=1", "--job-name=grid", f"--chdir={d}", f"--output={out}"]
+    jobid = sbatch(["--array=0-1"] + sb + [script, sweep_dir] + grid + ["--"] + rlmpi_opts, job_env(args))
+    out0, out1 = (out.replace("%A", jobid).replace("%a", str(i)) for i in (0, 1))
+    run0 = os.path.join(sweep_dir, "pi-lr=3e-4", "s0")
+    run1 = os.path.join(sweep_dir, "pi-lr=1e-3", "s0")
+    rf1 = os.path.join(run1, "run.h5")
+    task1 = f"{jobid}_1"
+
+    def task1_running_with_2_epochs():
+        recs = job_info(task1)
+        st = recs[0].get("JobState") if recs else None
+        if st in FINAL_BAD or st == "COMPLETED":
+            raise Fail(f"array task {task1} reached {st} before it could be cancelled" + tail(out1))
+        return st == "RUNNING" and h5_epochs(rf1) >= 2
+    wait_for(f"{rf1} to hold 2 epochs", task1_running_with_2_epochs, args.timeout, task1, interval=0.1)
+    # A hard failure (a crashed rank, a lost node): SIGKILL to rlmpi, whose pid its lock names.
+    # The task fails (srun reports the killed rank) and, not stopped by a signal, is not requeued.
+    # (scancel would not do: its SIGTERM is taken for a preemption, the task requeues itself.)
+    lock = open(os.path.join(run1, "rlmpi.lock")).read()
+    m = re.search(r"pid=(\d+)", lock)
+    if not m:
+        raise Fail(f"{run1}/rlmpi.lock does not name a pid: {lock!r}")
+    os.kill(int(m.group(1)), 9)
+    k = h5_epochs(rf1)
+    log(f"killed rlmpi of array task {task1} (SIGKILL to pid {m.group(1)}) with {k} of {epochs} epochs in {rf1}")
+    if k >= epochs - 1:
+        raise Fail(f"the run was too fast to interrupt ({k} of {epochs} epochs done); raise --epochs")
+    recs = wait_for(f"array task {task1} to end", lambda: [r for r in (job_info(task1) or [])
+                                                         if r.get("JobState") in FINAL_BAD | {"COMPLETED"}],
+                    args.timeout, task1)
+    wait_completed(f"{jobid}_0", args.timeout, out0)
+    stopped_at = h5_epochs(rf1)
+    if recs[0].get("JobState") != "FAILED" or int(recs[0].get("Restarts", "0") or 0) != 0:
+        raise Fail(f"SIGKILL of array task {task1}'s rlmpi: expected FAILED without a requeue, got "
+                   f"{state_str(recs)}" + tail(out1))
+    if not (2 <= stopped_at < epochs):
+        raise Fail(f"after the cancel {rf1} holds {stopped_at} epochs; expected 2..{epochs - 1}"
+                   f" ({state_str(recs)})" + tail(out1))
+    if h5_epochs(os.path.join(run0, "run.h5")) != epochs:
+        raise Fail(f"task 0's run {run0} does not hold {epochs} epochs" + tail(out0))
+    log(f"array task {task1} ended {recs[0].get('JobState')} with {stopped_at} epochs in {run1}; "
+        f"task 0 COMPLETED with {epochs}")
+    before = sorted(os.listdir(sweep_dir))
+    mtime0 = os.stat(os.path.join(run0, "run.h5")).st_mtime_ns
+
+    # The same array index again, as a new job: it must continue run1, not start elsewhere.
+    job2 = sbatch(["--array=1"] + sb + [script, sweep_dir] + grid + ["--"] + rlmpi_opts, job_env(args))
+    out2 = out.replace("%A", job2).replace("%a", "1")
+    wait_completed(job2, args.timeout, out2)
+    after = sorted(os.listdir(sweep_dir))
+    if after != before or sorted(os.listdir(os.path.join(sweep_dir, "pi-lr=1e-3"))) != ["s0"]:
+        raise Fail(f"the resubmitted task changed the sweep directory: {before} -> {after}" + tail(out2))
+    with h5py.File(rf1, "r") as f:
+        n, restarts = len(f["epochs/Epoch"]), int(f.attrs["restarts"])
+        status, lr = str(f.attrs["exit_status"]), float(f.attrs["config.pi-lr"])
+    if n != epochs or restarts < 1 or status != "finished" or lr != 1e-3:
+        raise Fail(f"resubmitted task: {rf1} holds {n} epochs (expected {epochs}), restarts {restarts} "
+                   f"(expected >= 1), exit_status {status!r}, pi-lr {lr}" + tail(out2))
+    if os.stat(os.path.join(run0, "run.h5")).st_mtime_ns != mtime0:
+        raise Fail(f"the resubmission of task 1 touched task 0's run {run0}")
+    ref = os.path.join(d, "reference")
+    cmd = ["mpirun", "-np", "1", "--oversubscribe", args.rlmpi, "--seed", "0", "--pi-lr", "1e-3"] + \
+        rlmpi_opts + ["--out", ref]
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_btl_vader_single_copy_mechanism="none")
+    env = {k_: v for k_, v in env.items() if not k_.startswith("SLURM_")}
+    p = run(cmd, timeout=args.timeout, check=False, env=env)
+    if p.returncode != 0:
+        raise Fail(f"reference run failed ({p.returncode}):\n{p.stdout[-3000:]}")
+    verdict = compare_runs(os.path.join(ref, "run.h5"), rf1)
+    log(f"resubmitted task 1 (job {job2}) continued {run1} from {stopped_at} to {epochs} epochs "
+        f"(restarts {restarts}); {verdict}")
+
+    # Another grid into the same sweep directory is refused.
+    job3 = sbatch(["--array=0"] + sb + [script, sweep_dir, "--grid", "pi-lr=3e-4,1e-2", "--"] + rlmpi_opts,
+                  job_env(args))
+    out3 = out.replace("%A", job3).replace("%a", "0")
+    recs = wait_job_end(args, job3)
+    text = open(out3).read() if os.path.exists(out3) else ""
+    if recs[0].get("JobState") != "FAILED" or not recs[0].get("ExitCode", "").startswith("2:") \
+            or "already holds another grid" not in text:
+        raise Fail(f"a different grid into {sweep_dir}: expected FAILED with exit 2 and 'already holds "
+                   f"another grid'; got {state_str(recs)}" + tail(out3))
+    if sorted(os.listdir(sweep_dir)) != before:
+        raise Fail(f"the refused grid changed {sweep_dir}: {sorted(os.listdir(sweep_dir))}")
+    err = [l for l in text.splitlines() if "already holds another grid" in l][0]
+    log(f"PASS: grid sweep {jobid}: failed task 1 resubmitted as job {job2} continued its run "
+        f"bit-identically; a different grid (job {job3}) FAILED exit {recs[0].get('ExitCode')}: "
+        f"{err.strip()[:160]}")
 
 
 def test_sanity(args):
@@ -484,7 +602,7 @@ def cleanup(_args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("test", choices=["job", "preempt", "sweep", "sanity", "cleanup"])
+    ap.add_argument("test", choices=["job", "preempt", "sweep", "grid", "sanity", "cleanup"])
     ap.add_argument("--rlmpi", help="absolute path of the rlmpi binary")
     ap.add_argument("--workdir", default=os.path.join(os.getcwd(), "slurm-work"))
     ap.add_argument("--np", type=int, default=1)
@@ -501,7 +619,8 @@ def main():
         return 1
     start_slurm()
     try:
-        {"job": test_job, "preempt": test_preempt, "sweep": test_sweep, "sanity": test_sanity}[args.test](args)
+        {"job": test_job, "preempt": test_preempt, "sweep": test_sweep, "grid": test_grid,
+         "sanity": test_sanity}[args.test](args)
         return 0
     except Fail as e:
         print(f"FAIL: {e}", flush=True)

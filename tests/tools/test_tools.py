@@ -1,18 +1,27 @@
-"""Tests of tools/plot.py and tools/summary.py (and tools/rlmpi_runs.py) on real run files.
+"""Tests of tools/plot.py, tools/summary.py, tools/export.py (and tools/rlmpi_runs.py) on real run files.
 
 usage: /usr/bin/python3 test_tools.py RLMPI_BINARY MPIEXEC SOURCE_DIR
 
 1. Helpers on synthetic run files written here with h5py: smoothing = Spinning Up's formula,
-   runs of different lengths cut to the shortest, a non-run HDF5 file refused.
+   runs of different lengths cut to the shortest (with a WARNING), a non-run HDF5 file refused,
+   a group without any finite value gets no legend entry.
 2. Real runs (rlmpi: 3 seeds PPO with 2 ranks + 1 seed TRPO with 1 rank, CartPole, tiny):
    plot.py writes a valid PNG and SVG and prints the final smoothed values; summary.py prints
    the groups, 3 seeds for PPO, and mean/std equal to what this test computes with h5py/numpy.
-3. Bad input: empty directory, unknown metric (lists the available ones), missing path: exit 2.
-4. A run being written: summary.py and plot.py polled while rlmpi runs (epoch count grows),
+3. Grouping by configuration (issue 19): runs with different --hid / --steps-per-epoch are
+   separate groups whose labels and table rows name the differing options; --epochs and
+   --checkpoint-every do not split; a copied run is reported as a duplicate, not a seed;
+   --select/--exclude/--ignore; one column of subplots per environment, --per-seed curves,
+   readable axis labels.
+4. export.py: progress.txt (Spinning Up's header for PPO and TRPO, tab-separated), config.json
+   (exp_name = the group) and progress.csv (every column), every value equal to the run file's.
+5. Bad input: empty directory, unknown metric (lists the available ones), missing path: exit 2.
+6. A run being written: summary.py and plot.py polled while rlmpi runs (epoch count grows),
    then the run is SIGKILLed and both tools still work on the killed run.
 """
 import csv
 import io
+import json
 import math
 import os
 import re
@@ -30,6 +39,7 @@ RLMPI, MPIEXEC, SRC = sys.argv[1], sys.argv[2], sys.argv[3]
 PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 PLOT = os.path.join(SRC, "tools", "plot.py")
 SUMMARY = os.path.join(SRC, "tools", "summary.py")
+EXPORT = os.path.join(SRC, "tools", "export.py")
 sys.path.insert(0, os.path.join(SRC, "tools"))
 import rlmpi_runs as rr  # noqa: E402
 
@@ -48,15 +58,28 @@ def tool(script, *args):
     return p.returncode, p.stdout, p.stderr
 
 
-def table_rows(out):
-    """summary.py table -> {algorithm: [cells]} (cells separated by 2+ spaces)."""
-    rows = {}
-    for line in out.splitlines()[2:]:
+def table(out):
+    """summary.py table -> list of {header: cell} (cells separated by 2+ spaces)."""
+    lines = out.splitlines()
+    header = re.split(r"\s{2,}", lines[0].strip()) if lines else []
+    rows = []
+    for line in lines[2:]:
         if line.startswith("("):
             continue
         cells = re.split(r"\s{2,}", line.strip())
-        rows[cells[0]] = cells
+        if check(len(cells) == len(header), f"table row {cells} does not fit the header {header}"):
+            rows.append(dict(zip(header, cells)))
     return rows
+
+
+def table_rows(out):
+    """summary.py table -> {algorithm: {header: cell}}."""
+    return {r["algorithm"]: r for r in table(out)}
+
+
+def svg_texts(path):
+    """The texts of a matplotlib SVG (it writes each as a comment next to its glyphs)."""
+    return re.findall(r"<!-- (.*?) -->", open(path, encoding="utf-8").read()) if os.path.exists(path) else []
 
 
 def read_csv(out):
@@ -129,6 +152,20 @@ def test_synthetic(tmp):
           and rows["ppo"]["epochs_min"] == "5" and rows["ppo"]["epochs_max"] == "8"
           and math.isclose(float(rows["vpg"]["mean"]), 2.0), f"summary fake csv:\n{out}{err}")
 
+    # a group without any finite value (no episode ever finished): reported, no legend entry
+    nan_dir = os.path.join(tmp, "fake-nan")
+    write_fake_run(os.path.join(nan_dir, "s0", "run.h5"), "npg", "Fake-v0", 0,
+                   {"Epoch": [0, 1], "AverageEpRet": [np.nan, np.nan], "TotalEnvInteracts": [10.0, 20.0], "Time": [1.0, 2.0]})
+    svg = os.path.join(tmp, "fake.svg")
+    rc, out, err = tool(PLOT, d, nan_dir, "--out", svg)
+    texts = svg_texts(svg)
+    check(rc == 0 and "npg Fake-v0 (1 seed): no finite value of AverageEpRet" in err
+          and not any(t.startswith("npg") for t in texts) and "ppo (2 seeds), cut to the shortest run" in texts
+          and "vpg (1 seed)" in texts, f"plot with an all-NaN group: rc {rc} {err}\nlegend/texts {texts}")
+    # runs cut to a common length: a loud warning on stderr naming the lengths
+    check("WARNING: ppo Fake-v0 (2 seeds): its runs differ in length (epochs seed 0: 8, seed 1: 5)" in err,
+          f"plot cut warning:\n{err}")
+
     with h5py.File(os.path.join(tmp, "other.h5"), "w") as f:
         f["x"] = [1, 2, 3]
     rc, out, err = tool(SUMMARY, os.path.join(tmp, "other.h5"))
@@ -171,8 +208,9 @@ def test_real_runs(tmp):
     w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     check(size > 10000 and w >= 600 and h >= 300, f"PNG size {size} bytes, {w}x{h}")
     sm = np.mean([rr_free_smooth(col("ppo", s, "AverageEpRet"), 2)[-1] for s in (1, 2, 3)])
-    check(f"ppo CartPole-v1 (3 seeds): final AverageEpRet = {sm:.6g} +- " in out, f"plot.py ppo final {sm:.6g}:\n{out}")
-    check("trpo CartPole-v1 (1 seed): final AverageEpRet" in out, f"plot.py trpo line:\n{out}")
+    # PPO ran on 2 ranks, TRPO on 1: the rank count is part of the configuration, so it is named
+    check(f"ppo CartPole-v1 ranks=2 (3 seeds): final AverageEpRet = {sm:.6g} +- " in out, f"plot.py ppo final {sm:.6g}:\n{out}")
+    check("trpo CartPole-v1 ranks=1 (1 seed): final AverageEpRet" in out, f"plot.py trpo line:\n{out}")
 
     # plot.py: SVG, two metrics, x = Epoch, run files given one by one
     svg = os.path.join(tmp, "curves.svg")
@@ -189,13 +227,15 @@ def test_real_runs(tmp):
     check(rc == 0 and set(rows) == {"ppo", "trpo"}, f"summary groups: rc {rc} {sorted(rows)} {err}")
     if "ppo" in rows:
         r = rows["ppo"]
-        check(r[1] == "CartPole-v1" and r[2] == "3" and r[3] == "1,2,3" and r[4] == "3" and r[5] == "3/3"
-              and r[6] == "1800", f"ppo row {r}")
-        check(re.split(r" (?:±|\+-) ", r[7]) == [f"{ppo_mean:.6g}", f"{ppo_std:.6g}"],
-              f"ppo mean+-std {r[7]} != {ppo_mean:.6g} +- {ppo_std:.6g}")
+        check(r["env"] == "CartPole-v1" and r.get("config") == "ranks=2" and r["seeds"] == "3" and r["seed list"] == "1,2,3"
+              and r["epochs"] == "3" and r["finished"] == "3/3" and r["TotalEnvInteracts"] == "1800", f"ppo row {r}")
+        check(re.split(r" (?:±|\+-) ", r["AverageEpRet (last 10)"]) == [f"{ppo_mean:.6g}", f"{ppo_std:.6g}"],
+              f"ppo mean+-std {r['AverageEpRet (last 10)']} != {ppo_mean:.6g} +- {ppo_std:.6g}")
+        check("dup" not in r, f"no dup column without duplicates: {r}")
     if "trpo" in rows:
         r = rows["trpo"]
-        check(r[2] == "1" and r[3] == "1" and r[7].startswith(f"{trpo_mean:.6g} "), f"trpo row {r} (want {trpo_mean:.6g})")
+        check(r.get("config") == "ranks=1" and r["seeds"] == "1" and r["seed list"] == "1"
+              and r["AverageEpRet (last 10)"].startswith(f"{trpo_mean:.6g} "), f"trpo row {r} (want {trpo_mean:.6g})")
     # summary.py: csv, full precision
     rc, out, err = tool(SUMMARY, runs_dir, "--csv", "--last", "2")
     rows = read_csv(out)
@@ -211,6 +251,156 @@ def test_real_runs(tmp):
     want = np.mean([col("ppo", s, "LossV").mean() for s in (1, 2, 3)])
     check(rc == 0 and math.isclose(float(rows["ppo"]["mean"]), want, rel_tol=1e-12), f"summary LossV:\n{out}{err}")
     return runs_dir
+
+
+def test_grouping(tmp):
+    print("== grouping by configuration, duplicates, selection, subplots (issue 19)", flush=True)
+    d = os.path.join(tmp, "mixed")
+    base = {"--env": "CartPole-v1", "--epochs": 3, "--steps-per-epoch": 400, "--hid": "32,32"}
+    jobs = [("h32-s1", {"--seed": 1}),
+            ("h32-s2", {"--seed": 2, "--checkpoint-every": 2}),   # operational: same group
+            ("h32-s3", {"--seed": 3, "--epochs": 4}),             # longer: same group, cut
+            ("h64-s1", {"--hid": "64,64", "--seed": 1}),
+            ("h64-s2", {"--hid": "64,64", "--seed": 2}),
+            ("b800-s1", {"--seed": 1, "--steps-per-epoch": 800}),
+            ("pend-s1", {"--seed": 1, "--env": "Pendulum-v1"})]
+    for name, extra in jobs:
+        args = [str(x) for kv in dict(base, **extra).items() for x in kv]
+        p = subprocess.run([RLMPI, *args, "--quiet", "--out", os.path.join(d, name)],
+                           capture_output=True, text=True, timeout=200)
+        if not check(p.returncode == 0, f"rlmpi {name}: rc {p.returncode}\n{p.stdout}{p.stderr}"):
+            return None
+    shutil.copytree(os.path.join(d, "h32-s1"), os.path.join(d, "zz-copy-of-h32-s1"))  # a duplicate
+
+    def col(name, c):
+        with h5py.File(os.path.join(d, name, "run.h5"), "r") as f:
+            return f["epochs/" + c][:]
+
+    # summary: separate groups naming the differences, the duplicate reported, not a seed
+    rc, out, err = tool(SUMMARY, d)
+    print(out, err, flush=True)
+    rows = {(r["env"], r.get("config")): r for r in table(out)}
+    # the differing options in the run file's order (that of rlmpi --help)
+    g32, g64, g800 = (("CartPole-v1", f"steps-per-epoch={n} hid={h}") for h, n in
+                      (("32,32", 400), ("64,64", 400), ("32,32", 800)))
+    check(rc == 0 and set(rows) == {g32, g64, g800, ("Pendulum-v1", "-")}, f"summary groups {sorted(rows)}:\n{out}{err}")
+    want32 = [col(n, "AverageEpRet").mean() for n in ("h32-s1", "h32-s2", "h32-s3")]
+    if g32 in rows:
+        r = rows[g32]
+        check(r["seeds"] == "3" and r["seed list"] == "1,2,3" and r["epochs"] == "3-4" and r.get("dup") == "1"
+              and re.split(r" (?:±|\+-) ", r["AverageEpRet (last 10)"]) == [f"{np.mean(want32):.6g}", f"{np.std(want32):.6g}"],
+              f"hid=32,32 row {r} (want {np.mean(want32):.6g} +- {np.std(want32):.6g})")
+    if g64 in rows:
+        check(rows[g64]["seed list"] == "1,2" and rows[g64].get("dup") == "0", f"hid=64,64 row {rows[g64]}")
+    if g800 in rows:
+        check(rows[g800]["seed list"] == "1" and rows[g800]["TotalEnvInteracts"] == "2400", f"batch 800 row {rows[g800]}")
+    check(re.search(r"warning: duplicate runs of ppo CartPole-v1 steps-per-epoch=400 hid=32,32 seed 1 .*"
+                    r"using '[^']*/h32-s1/run.h5' \(3 epochs\), not counting '[^']*/zz-copy-of-h32-s1/run.h5'", err),
+          f"duplicate not reported:\n{err}")
+    check("runs differ in length (seed 1: 3, seed 2: 3, seed 3: 4 epochs)" in err, f"summary length warning:\n{err}")
+    rc, out, err = tool(SUMMARY, d, "--csv")
+    rows = {(r["environment"], r.get("config")): r for r in csv.DictReader(io.StringIO(out))}
+    check(rc == 0 and rows.get(g32, {}).get("seeds") == "1 2 3" and rows[g32]["duplicates"] == "1"
+          and rows.get(g64, {}).get("n_seeds") == "2" and rows.get(("Pendulum-v1", ""), {}).get("n_seeds") == "1",
+          f"summary csv groups:\n{out}{err}")
+
+    # --select / --exclude / --ignore
+    rc, out, err = tool(SUMMARY, d, "--select", "hid=64,64", "--csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    check(rc == 0 and len(rows) == 1 and rows[0]["seeds"] == "1 2" and rows[0]["config"] == "", f"--select hid:\n{out}{err}")
+    rc, out, err = tool(SUMMARY, d, "--exclude", "hid=64,64", "--exclude", "env=Pend*", "--select", "seed=2",
+                        "--select", "seed=3", "--csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    check(rc == 0 and len(rows) == 1 and rows[0]["seeds"] == "2 3" and rows[0]["config"] == "", f"--exclude/--select:\n{out}{err}")
+    rc, out, err = tool(SUMMARY, d, "--ignore", "steps-per-epoch", "--select", "env=CartPole-v1", "--csv")
+    rows = {r.get("config"): r for r in csv.DictReader(io.StringIO(out))}
+    check(rc == 0 and set(rows) == {"hid=32,32", "hid=64,64"} and rows["hid=32,32"]["seeds"] == "1 1 2 3"
+          and rows["hid=32,32"]["duplicates"] == "1", f"--ignore steps-per-epoch:\n{out}{err}")
+    for bad, msg in ((["--select", "hidden=64"], "no run has the option 'hidden'"),
+                     (["--select", "hid"], "expected OPTION=VALUE"),
+                     (["--select", "seed=99"], "no run left after --select/--exclude"),
+                     (["--ignore", "env"], "always kept apart")):
+        rc, out, err = tool(SUMMARY, d, *bad)
+        check(rc == 2 and msg in err and len(err.strip().splitlines()) == 1, f"summary {bad}: rc {rc} {err!r}")
+
+    # plot: a column of subplots per environment, labels naming the difference, readable axes
+    svg = os.path.join(tmp, "mixed.svg")
+    rc, out, err = tool(PLOT, d, "--metric", "AverageEpRet", "--metric", "LossV", "--out", svg)
+    text, texts = (open(svg).read() if os.path.exists(svg) else ""), svg_texts(svg)
+    check(rc == 0 and text.count('<g id="axes_') == 4 and texts.count("CartPole-v1") == 2
+          and texts.count("Pendulum-v1") == 2, f"plot: 2 metrics x 2 environments = 4 subplots: rc {rc} {err}")
+    for t in ("ppo steps-per-epoch=400 hid=32,32 (3 seeds), cut to the shortest run", "ppo steps-per-epoch=400 hid=64,64 (2 seeds)",
+              "ppo steps-per-epoch=800 hid=32,32 (1 seed)", "ppo (1 seed)", "Environment steps", "Average episode return",
+              "Value loss"):
+        check(t in texts, f"plot: no text '{t}' in the figure: {sorted(set(texts))}")
+    check("TotalEnvInteracts" not in texts and "AverageEpRet" not in texts, "plot: raw column names as axis labels")
+    check("ppo CartPole-v1 steps-per-epoch=400 hid=32,32 (3 seeds): final AverageEpRet" in out
+          and "WARNING: ppo CartPole-v1 steps-per-epoch=400 hid=32,32 (3 seeds): its runs differ in length" in err
+          and "warning: duplicate runs" in err, f"plot report:\n{out}{err}")
+    rc, out, err = tool(PLOT, d, "--envs-together", "--x", "Epoch", "--out", svg)
+    texts = svg_texts(svg)
+    check(rc == 0 and open(svg).read().count('<g id="axes_') == 1 and "ppo Pendulum-v1 (1 seed)" in texts
+          and "Epoch" in texts, f"plot --envs-together: rc {rc} {err}")
+    # --per-seed: one more line per run (7 distinct runs; the duplicate is not drawn)
+    counts = []
+    for extra in ([], ["--per-seed"]):
+        rc, out, err = tool(PLOT, d, *extra, "--out", svg)
+        counts.append(open(svg).read().count('<g id="line2d_') if rc == 0 else -1)
+    check(counts[1] - counts[0] == 7, f"plot --per-seed: {counts[1] - counts[0]} more lines, want 7")
+    return d
+
+
+def test_export(tmp, mixed_dir, runs_dir):
+    print("== export.py: CSV and Spinning Up progress.txt", flush=True)
+    spin_ppo = ("Epoch AverageEpRet StdEpRet MaxEpRet MinEpRet EpLen AverageVVals StdVVals MaxVVals MinVVals "
+                "TotalEnvInteracts LossPi LossV DeltaLossPi DeltaLossV Entropy KL ClipFrac StopIter Time").split()
+    spin_trpo = spin_ppo[:15] + ["KL", "BacktrackIters", "Time"]
+
+    def same(text, value):
+        v = float(text)
+        return (math.isnan(v) and math.isnan(value)) or v == value
+
+    def check_table(path, h5path, sep, want_header, what):
+        lines = open(path, encoding="utf-8").read().split("\n") if os.path.exists(path) else []
+        if not check(len(lines) > 2 and lines[-1] == "", f"{what}: no table in {path}"):
+            return
+        header = lines[0].split(sep)
+        with h5py.File(h5path, "r") as f:
+            cols = {k: f["epochs"][k][:] for k in f["epochs"]}
+            names = list(f["epochs"])
+        check(header == (want_header if want_header else names), f"{what}: header {header}")
+        body = [l.split(sep) for l in lines[1:-1]]
+        check(len(body) == len(cols["Epoch"]), f"{what}: {len(body)} rows, want {len(cols['Epoch'])}")
+        bad = [(c, i, row[j]) for i, row in enumerate(body) for j, c in enumerate(header) if not same(row[j], cols[c][i])]
+        check(not bad, f"{what}: values differ from the run file: {bad[:5]}")
+        check([row[0] for row in body] == [str(i) for i in range(len(body))], f"{what}: Epoch column {[r[0] for r in body]}")
+
+    if mixed_dir:
+        out_dir = os.path.join(tmp, "spinup")
+        rc, out, err = tool(EXPORT, mixed_dir, "--out-dir", out_dir)
+        check(rc == 0 and "warning: duplicate runs" in err, f"export: rc {rc} {out}{err}")
+        check_table(os.path.join(out_dir, "h32-s3", "progress.txt"), os.path.join(mixed_dir, "h32-s3", "run.h5"), "\t",
+                    spin_ppo, "progress.txt (ppo)")
+        check_table(os.path.join(out_dir, "pend-s1", "progress.csv"), os.path.join(mixed_dir, "pend-s1", "run.h5"), ",",
+                    None, "progress.csv")
+        cfg = json.load(open(os.path.join(out_dir, "h64-s2", "config.json")))
+        check(cfg.get("exp_name") == "ppo CartPole-v1 steps-per-epoch=400 hid=64,64" and cfg.get("seed") == 2
+              and cfg.get("hid") == "64,64", f"config.json {cfg}")
+        check(not os.path.exists(os.path.join(out_dir, "zz-copy-of-h32-s1")), "export wrote the duplicate run too")
+        check(not os.path.exists(os.path.join(mixed_dir, "h32-s1", "progress.txt")), "export with --out-dir wrote next to run.h5")
+        rc, out, err = tool(EXPORT, mixed_dir, "--select", "hid=64,64", "--select", "seed=1", "--format", "csv", "--stdout")
+        check(rc == 0 and out == open(os.path.join(out_dir, "h64-s1", "progress.csv")).read(), f"export --stdout: rc {rc} {err}")
+        rc, out, err = tool(EXPORT, mixed_dir, "--format", "csv", "--stdout")
+        check(rc == 2 and "exactly one run" in err, f"export --stdout with many runs: rc {rc} {err!r}")
+    if runs_dir:  # next to run.h5 (the default), TRPO's columns
+        rc, out, err = tool(EXPORT, os.path.join(runs_dir, "trpo-s1"), "--format", "spinup")
+        check(rc == 0 and not os.path.exists(os.path.join(runs_dir, "trpo-s1", "progress.csv")), f"export trpo: {rc} {err}")
+        check_table(os.path.join(runs_dir, "trpo-s1", "progress.txt"), os.path.join(runs_dir, "trpo-s1", "run.h5"), "\t",
+                    spin_trpo, "progress.txt (trpo)")
+        rc, out, err = tool(EXPORT, os.path.join(runs_dir, "trpo-s1"), "--format", "spinup", "--stdout", "--all-columns")
+        header = out.split("\n")[0].split("\t")
+        check(rc == 0 and header[:len(spin_trpo)] == spin_trpo and "Episodes" in header and "StepsPerSecond" in header,
+              f"export --all-columns header {header}")
 
 
 def rr_free_smooth(y, k):
@@ -310,6 +500,8 @@ def main():
     try:
         test_synthetic(tmp)
         runs_dir = test_real_runs(tmp)
+        mixed_dir = test_grouping(tmp)
+        test_export(tmp, mixed_dir, runs_dir)
         test_errors(tmp, runs_dir)
         test_live(tmp)
     finally:

@@ -3,6 +3,7 @@
 // validation: bad input throws UsageError with a one-line message naming the option, the value
 // and what is allowed.
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,11 @@ struct Options : Config {
   bool quiet = false;
   double stall_timeout = 0;   // seconds before a rank that stopped answering aborts the job (0: off)
 
+  // evaluation during training
+  int eval_every = 0;                  // epochs between deterministic evaluations (0: off)
+  std::optional<double> target_return;  // stop once an evaluation's mean return reaches this
+  std::optional<double> time_limit;     // seconds of wall time: stop (checkpointed, exit 3) before it
+
   // where the options came from
   std::vector<std::string> given;  // options set on the command line or in --config
   std::string command_line;        // argv joined (recorded in the run file)
@@ -36,7 +42,7 @@ struct Options : Config {
 
   // eval and config: the run (rlmpi eval RUN, rlmpi config RUN)
   std::string run_path;
-  int eval_episodes = 10;
+  int eval_episodes = 10;  // rlmpi eval --episodes, and --eval-episodes during training
   bool deterministic = false;
 };
 

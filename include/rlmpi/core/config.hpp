@@ -39,6 +39,7 @@ struct Config {
   double adam_eps = 1e-8;
   bool clip_vloss = false;        // PPO-style clipped value loss (uses --clip-ratio)
   double ent_coef = 0;            // entropy bonus in the policy loss (VPG, PPO)
+  bool skip_memory_check = false; // trust the user: start even when the memory estimate does not fit
 
   // advantage estimation and optimisation
   double gamma = 0.99;

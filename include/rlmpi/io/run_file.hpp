@@ -10,6 +10,9 @@
 //   /episodes/epoch    int64   [episodes] 0-based row in /epochs of the epoch it finished in
 //   /<group>/<name>    float64 [n]        set_vector(): the latest value of a state vector,
 //                                         e.g. /normalizer/obs_mean (replaced at each call)
+//   /eval/<name>       [evaluations]      append_eval(): evaluations during training
+//                                         (--eval-every): epoch, env_steps, episodes (int64),
+//                                         return_mean/std/min/max, length_mean (float64)
 //   /changes/epoch     int64   [changes]  append_change(): options changed when the run was
 //   /changes/{option,old,new}  UTF-8 [changes]   resumed (--allow-change); epoch = the first
 //                                         epoch trained with the new value
@@ -75,6 +78,16 @@ class RunFile {
   std::optional<AttrValue> attribute(const std::string& name) const;
   // Creates or replaces a root attribute (e.g. config.epochs when a resume extends the run).
   void set_attribute(const std::string& name, const AttrValue& value);
+  // Appends a row to /eval. A resume (open_for_resume) drops the rows of epochs not checkpointed.
+  struct EvalRow {
+    long long epoch = 0;      // 0-based /epochs row after which the policy was evaluated
+    long long env_steps = 0;  // TotalEnvInteracts then
+    long long episodes = 0;
+    double return_mean = 0, return_std = 0, return_min = 0, return_max = 0, length_mean = 0;
+  };
+  void append_eval(const EvalRow& row);
+  // The largest /eval return_mean so far; -infinity when there is none.
+  double best_eval_return() const;
   // Appends a row to /changes.
   void append_change(long long epoch, const std::string& option, const std::string& old_value,
                      const std::string& new_value);
