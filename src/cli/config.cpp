@@ -192,8 +192,8 @@ const std::vector<SwitchSpec>& switch_table() {
       {"anneal-lr", "decay the learning rates linearly to 0 over the epochs", &Options::anneal_lr},
       {"clip-vloss", "clipped value loss around the rollout values (uses --clip-ratio)", &Options::clip_vloss},
       {"skip-memory-check",
-       "start even when the memory estimate exceeds what is available (the estimate is an upper bound; an "
-       "allocation that then fails ends the run with exit 1)",
+       "start even when the memory estimate exceeds what is available (an allocation that then fails ends the "
+       "run with exit 1)",
        &Options::skip_memory_check},
       {"force", "overwrite an existing run in --out", &Options::force},
       {"allow-change", "on resume, accept changed options that alter the learning problem (recorded in /changes)",
