@@ -26,6 +26,8 @@ ActorCritic<T> make_actor_critic(const Config& cfg, int obs_dim, bool discrete, 
     const nn::Init init = nn::parse_init(cfg.init);
     ac.pi->init_params(ac.pi_params, init_rng, init);
     ac.v->init_params(ac.v_params, init_rng, init);
+    // The Gaussian's log_std is the last act_dim entries (nn/policy.hpp).
+    if (!discrete) ac.pi_params.tail(n_or_act_dim).setConstant(static_cast<T>(cfg.init_log_std));
   }
   comm.broadcast(Eigen::Ref<VectorX<T>>(ac.pi_params));
   comm.broadcast(Eigen::Ref<VectorX<T>>(ac.v_params));
@@ -54,42 +56,59 @@ namespace {
 // Clipped value loss and its gradient (CleanRL's clip_vloss, without the 0.5 factor so that it
 // reduces to the MSE when nothing is clipped).
 template <class T>
-double clipped_value_grad(nn::Mlp<T>& mlp, const VectorX<T>& params, const RolloutBuffer<T>& b, double eps,
-                          VectorX<T>& grad, MatrixX<T>& dy) {
-  const Index n = b.size();
-  const auto v = mlp.forward(params.data(), b.obs);
-  safe_resize(dy, n, 1);
+double clipped_value_grad(nn::Mlp<T>& mlp, const VectorX<T>& params, const Eigen::Ref<const MatrixX<T>>& obs,
+                          const Eigen::Ref<const VectorX<T>>& ret, const Eigen::Ref<const VectorX<T>>& val,
+                          double eps, VectorX<T>& grad, MatrixX<T>& dy) {
+  const Index n = obs.rows();
+  const auto v = mlp.forward(params.data(), obs);
+  if (dy.rows() < n || dy.cols() != 1) safe_resize(dy, n, 1);  // keeps its largest size: minibatches use the top rows
   double loss = 0;
   for (Index i = 0; i < n; ++i) {
-    const double diff = v(i, 0) - b.val[i];
-    const double vc = b.val[i] + std::clamp(diff, -eps, eps);
-    const double l1 = (v(i, 0) - b.ret[i]) * (v(i, 0) - b.ret[i]);
-    const double l2 = (vc - b.ret[i]) * (vc - b.ret[i]);
+    const double diff = v(i, 0) - val[i];
+    const double vc = val[i] + std::clamp(diff, -eps, eps);
+    const double l1 = (v(i, 0) - ret[i]) * (v(i, 0) - ret[i]);
+    const double l2 = (vc - ret[i]) * (vc - ret[i]);
     if (l1 >= l2) {
       loss += l1;
-      dy(i, 0) = static_cast<T>(2 * (v(i, 0) - b.ret[i]) / static_cast<double>(n));
+      dy(i, 0) = static_cast<T>(2 * (v(i, 0) - ret[i]) / static_cast<double>(n));
     } else {
       loss += l2;
-      dy(i, 0) = std::abs(diff) < eps ? static_cast<T>(2 * (vc - b.ret[i]) / static_cast<double>(n)) : T(0);
+      dy(i, 0) = std::abs(diff) < eps ? static_cast<T>(2 * (vc - ret[i]) / static_cast<double>(n)) : T(0);
     }
   }
-  mlp.backward(params.data(), dy, grad.data());
+  mlp.backward(params.data(), dy.topRows(n), grad.data());
   return loss / static_cast<double>(n);
 }
-}  // namespace
 
 template <class T>
-ValueFit fit_value(ActorCritic<T>& ac, nn::Adam<T>& opt, const RolloutBuffer<T>& b, const Config& cfg,
-                   const mpi::Comm& comm, ValueFitWork<T>& work) {
-  VectorX<T>& grad = work.grad;
-  safe_resize(grad, ac.v_params.size());
+void prepare_value_work(const ActorCritic<T>& ac, const Config& cfg, ValueFitWork<T>& work) {
+  safe_resize(work.grad, ac.v_params.size());
   if (cfg.clip_vloss) {
     const nn::Mlp<T>& layout = ac.v->mlp();
     if (!work.mlp || work.mlp->sizes() != layout.sizes() || work.mlp->activation() != layout.activation())
       work.mlp = std::make_unique<nn::Mlp<T>>(layout.sizes(), layout.activation());
   }
+}
+}  // namespace
+
+template <class T>
+double value_loss_grad(ActorCritic<T>& ac, const Eigen::Ref<const MatrixX<T>>& obs,
+                       const Eigen::Ref<const VectorX<T>>& ret, const Eigen::Ref<const VectorX<T>>& v_old,
+                       const Config& cfg, ValueFitWork<T>& work) {
+  prepare_value_work(ac, cfg, work);
+  if (cfg.clip_vloss)
+    return clipped_value_grad<T>(*work.mlp, ac.v_params, obs, ret, v_old, cfg.clip_ratio, work.grad, work.dy);
+  return ac.v->mse_grad(ac.v_params, obs, ret, work.grad);
+}
+
+template <class T>
+ValueFit fit_value(ActorCritic<T>& ac, nn::Adam<T>& opt, const RolloutBuffer<T>& b, const Config& cfg,
+                   const mpi::Comm& comm, ValueFitWork<T>& work) {
+  VectorX<T>& grad = work.grad;
+  prepare_value_work(ac, cfg, work);
   auto loss_grad = [&]() -> double {
-    if (cfg.clip_vloss) return clipped_value_grad(*work.mlp, ac.v_params, b, cfg.clip_ratio, grad, work.dy);
+    if (cfg.clip_vloss)
+      return clipped_value_grad<T>(*work.mlp, ac.v_params, b.obs, b.ret, b.val, cfg.clip_ratio, grad, work.dy);
     return ac.v->mse_grad(ac.v_params, b.obs, b.ret, grad);
   };
   ValueFit fit;
@@ -158,6 +177,9 @@ std::unique_ptr<Algorithm<T>> make_algorithm(const Config& cfg, const ActorCriti
   template ActorCritic<T> make_actor_critic<T>(const Config&, int, bool, int, const mpi::Comm&);                   \
   template void clip_grad_norm<T>(VectorX<T>&, double);                                                           \
   template void add_entropy_bonus<T>(nn::Policy<T>&, double, VectorX<T>&, VectorX<T>&, VectorX<T>&);             \
+  template double value_loss_grad<T>(ActorCritic<T>&, const Eigen::Ref<const MatrixX<T>>&,                       \
+                                     const Eigen::Ref<const VectorX<T>>&, const Eigen::Ref<const VectorX<T>>&,      \
+                                     const Config&, ValueFitWork<T>&);                                             \
   template ValueFit fit_value<T>(ActorCritic<T>&, nn::Adam<T>&, const RolloutBuffer<T>&, const Config&,           \
                                  const mpi::Comm&, ValueFitWork<T>&);                                             \
   template void append_adam_state<T>(std::vector<NamedArray>&, const std::string&, const nn::Adam<T>&);           \

@@ -33,6 +33,8 @@ class Ppo final : public Algorithm<T> {
   Ppo(const Config& cfg, const ActorCritic<T>& ac)
       : cfg_(cfg),
         penalty_(cfg.ppo_variant == "penalty"),
+        critic_on_minibatches_(cfg.update_epochs > 0 && cfg.vf_update != "full"),
+        norm_adv_minibatch_(cfg.update_epochs > 0 && cfg.norm_adv == "minibatch"),
         beta_(cfg.kl_coef),
         pi_opt_(ac.pi_params.size(), cfg.pi_lr, 0.9, 0.999, cfg.adam_eps),
         v_opt_(ac.v_params.size(), cfg.vf_lr, 0.9, 0.999, cfg.adam_eps) {}
@@ -75,6 +77,9 @@ class Ppo final : public Algorithm<T> {
     s.loss_pi = comm.average(evaluate(pi, b.act, b.adv, b.logp, b.dist).loss);
     s.beta = penalty_ ? beta_ : UpdateStats::nan;
 
+    // The critic's loss before the update (minibatch critic: its fit is interleaved below).
+    const double loss_v_before =
+        critic_on_minibatches_ ? comm.average(ac.v->mse(ac.v_params, b.obs, b.ret)) : 0.0;
     int stop_iter = -1;
     if (cfg_.update_epochs == 0) {
       for (int i = 0; i < cfg_.train_pi_iters; ++i) {
@@ -105,6 +110,11 @@ class Ppo final : public Algorithm<T> {
       s.kl = comm.average(e.approx_kl);
     }
 
+    if (critic_on_minibatches_) {  // stepped with the actor in minibatch_epochs
+      s.loss_v = loss_v_before;
+      s.delta_loss_v = comm.average(ac.v->mse(ac.v_params, b.obs, b.ret)) - loss_v_before;
+      return s;
+    }
     const ValueFit fit = fit_value(ac, v_opt_, b, cfg_, comm, v_work_);
     s.loss_v = fit.loss_before;
     s.delta_loss_v = fit.loss_after - fit.loss_before;
@@ -167,6 +177,8 @@ class Ppo final : public Algorithm<T> {
     safe_resize(mb_dist_, m, b.dist.cols());
     safe_resize(mb_adv_, m);
     safe_resize(mb_logp_, m);
+    safe_resize(mb_ret_, m);
+    safe_resize(mb_val_, m);
     idx_.resize(static_cast<std::size_t>(n));  // keeps its capacity: allocates on the first update only
     std::iota(idx_.begin(), idx_.end(), Index{0});
     for (int epoch = 0; epoch < cfg_.update_epochs; ++epoch) {
@@ -191,25 +203,41 @@ class Ppo final : public Algorithm<T> {
           mb_dist_.row(k) = b.dist.row(r);
           mb_adv_[k] = b.adv[r];
           mb_logp_[k] = b.logp[r];
+          mb_ret_[k] = b.ret[r];
+          mb_val_[k] = b.val[r];
         }
         const auto obs = mb_obs_.topRows(len);
         const auto act = mb_act_.topRows(len);
         const auto dist = mb_dist_.topRows(len);
+        if (norm_adv_minibatch_ && len > 1) {  // SB3 / CleanRL: (adv - mean) / (std + 1e-8), unbiased std
+          auto adv = mb_adv_.head(len);
+          const T mean = adv.mean();
+          const T var = (adv.array() - mean).square().sum() / static_cast<T>(len - 1);
+          adv = (adv.array() - mean) / (std::sqrt(var) + static_cast<T>(1e-8));
+        }
         pi.forward(ac.pi_params, obs);
         evaluate(pi, act, mb_adv_.head(len), mb_logp_.head(len), dist);
         step(pi, ac, act, dist, ctx.comm);
+        if (critic_on_minibatches_) {  // the PPO paper's critic: one step on the same minibatch
+          value_loss_grad<T>(ac, obs, mb_ret_.head(len), mb_val_.head(len), cfg_, v_work_);
+          ctx.comm.average(Eigen::Ref<Vec>(v_work_.grad));
+          clip_grad_norm(v_work_.grad, cfg_.max_grad_norm);
+          v_opt_.step(ac.v_params, v_work_.grad);
+        }
       }
     }
   }
 
   Config cfg_;
   bool penalty_;
+  bool critic_on_minibatches_;  // --vf-update minibatch (auto with --update-epochs)
+  bool norm_adv_minibatch_;     // --norm-adv minibatch
   double beta_;
   nn::Adam<T> pi_opt_, v_opt_;
   // Work space, sized by the first update: later updates of the same batch size allocate nothing.
   Vec logp_, w_, kl_, ent_, grad_, kl_grad_, ent_w_, ent_g_;
   Mat mb_obs_, mb_act_, mb_dist_;
-  Vec mb_adv_, mb_logp_;
+  Vec mb_adv_, mb_logp_, mb_ret_, mb_val_;
   std::vector<Index> idx_;
   ValueFitWork<T> v_work_;
 };

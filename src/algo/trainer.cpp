@@ -445,7 +445,7 @@ EpochResult TrainerImpl<T>::run_epoch() {
     adv_local = adv_scratch_;
   }
   const mpi::SampleStats adv = comm_.stats(adv_local);
-  buf_.normalize_advantages(static_cast<T>(adv.mean), static_cast<T>(adv.std));
+  if (cfg_.norm_adv == "batch") buf_.normalize_advantages(static_cast<T>(adv.mean), static_cast<T>(adv.std));
   UpdateContext ctx{comm_, rng_};
   const double flops0 = ac_.pi->mlp().gemm_flops() + ac_.v->mlp().gemm_flops();
   UpdateStats u;

@@ -254,6 +254,11 @@ const std::vector<OptionSpec>& option_table() {
       {"Network", "precision", "network arithmetic: float or double (environments always step in double)",
        [](Options& c, const std::string& v) { c.precision = parse_choice("precision", v, {"double", "float"}); },
        [](const Options& c) { return c.precision; }},
+      {"Network", "init-log-std", "initial log standard deviation of Gaussian policies (learned, state-independent)",
+       [](Options& c, const std::string& v) {
+         c.init_log_std = parse_real("init-log-std", v, -20.0, 5.0, false, "a number in [-20, 5]");
+       },
+       [](const Options& c) { return fmt(c.init_log_std); }},
       {"Network", "init", "weight init: default (PyTorch nn.Linear) or orthogonal (Baselines/CleanRL gains)",
        [](Options& c, const std::string& v) { c.init = parse_choice("init", v, {"default", "orthogonal"}); },
        [](const Options& c) { return c.init; }},
@@ -308,6 +313,16 @@ const std::vector<OptionSpec>& option_table() {
       {"PPO", "minibatch-size", "minibatch size per rank with --update-epochs (0: 64)",
        [](Options& c, const std::string& v) { c.minibatch_size = parse_nonnegative_int("minibatch-size", v); },
        [](const Options& c) { return std::to_string(c.minibatch_size); }},
+      {"PPO", "vf-update",
+       "the critic's fit: full (train-v-iters full-batch steps after the policy, Spinning Up), minibatch (one step "
+       "on each policy minibatch, the PPO paper, CleanRL, SB3) or auto (minibatch with --update-epochs)",
+       [](Options& c, const std::string& v) { c.vf_update = parse_choice("vf-update", v, {"auto", "full", "minibatch"}); },
+       [](const Options& c) { return c.vf_update; }},
+      {"Optimisation", "norm-adv",
+       "advantage normalisation: batch (mean/std over all ranks' batch, Spinning Up), minibatch (per PPO "
+       "minibatch, SB3/CleanRL/RLtools; needs --update-epochs) or off",
+       [](Options& c, const std::string& v) { c.norm_adv = parse_choice("norm-adv", v, {"batch", "minibatch", "off"}); },
+       [](const Options& c) { return c.norm_adv; }},
       {"TRPO", "delta", "KL trust-region size",
        [](Options& c, const std::string& v) { c.delta = parse_positive("delta", v); },
        [](const Options& c) { return fmt(c.delta); }},
@@ -479,7 +494,8 @@ Options merge_with_run(const Options& cfg, const std::vector<std::pair<std::stri
                                        "steps-per-rank", "epoch-end", "seed"};
   // Options a run file may lack (older rlmpi): what those runs did.
   const std::pair<const char*, const char*> kOldDefaults[] = {{"epoch-end", "reset"}, {"precision", "double"},
-                                                              {"steps-per-rank", "0"}};
+                                                              {"steps-per-rank", "0"},   {"vf-update", "full"},
+                                                              {"norm-adv", "batch"},     {"init-log-std", "-0.5"}};
   auto stored_value = [&](const std::string& name) -> std::optional<std::string> {
     for (const auto& [k, v] : stored)
       if (k == name) return v;
@@ -734,6 +750,12 @@ Options parse_command_line(int argc, const char* const* argv, const ConfigReader
   if (cfg.target_return && cfg.eval_every == 0)
     throw UsageError("--target-return " + fmt(*cfg.target_return) +
                      " needs evaluations to compare with (allowed: together with --eval-every K > 0)");
+  if (cfg.norm_adv == "minibatch" && (cfg.algo != "ppo" || cfg.update_epochs == 0))
+    throw UsageError("invalid value 'minibatch' for --norm-adv (allowed: batch or off; minibatch only with --algo ppo "
+                     "--update-epochs N > 0)");
+  if (cfg.vf_update == "minibatch" && (cfg.algo != "ppo" || cfg.update_epochs == 0))
+    throw UsageError("invalid value 'minibatch' for --vf-update (allowed: full or auto; minibatch only with --algo ppo "
+                     "--update-epochs N > 0)");
   if (cfg.update_epochs == 0 && cfg.minibatch_size != 0)
     throw UsageError("invalid value '" + std::to_string(cfg.minibatch_size) +
                      "' for --minibatch-size (allowed: only together with --update-epochs N > 0)");

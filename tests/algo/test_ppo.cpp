@@ -297,3 +297,100 @@ TEST_CASE("ppo minibatch: the full-batch KL test before each later epoch stops t
     CHECK(c.ac.pi_params == probe.ac.pi_params);  // exactly the one-epoch result
   }
 }
+
+namespace {
+
+// --vf-update minibatch (the default with --update-epochs) and --norm-adv minibatch: each
+// shuffled minibatch also steps the critic, on the mean squared error (or with --clip-vloss the
+// clipped loss) of its own rows, and with --norm-adv minibatch the policy sees the minibatch's
+// advantages normalised as SB3/CleanRL do: (adv - mean) / (unbiased std + 1e-8).
+void check_minibatch_critic(bool discrete, std::uint64_t seed, bool clip_vloss, bool norm_minibatch) {
+  CAPTURE(discrete);
+  CAPTURE(seed);
+  CAPTURE(clip_vloss);
+  CAPTURE(norm_minibatch);
+  Config cfg = tiny_config("ppo", seed);
+  cfg.update_epochs = 2;
+  cfg.minibatch_size = 5;
+  cfg.clip_vloss = clip_vloss;
+  cfg.clip_ratio = 0.2;
+  cfg.vf_update = "minibatch";
+  cfg.norm_adv = norm_minibatch ? "minibatch" : "batch";
+  const Index n = 12, m = 5;
+  Case c = make_case(cfg, discrete, n, 0.4, seed);
+  auto& pi = *c.ac.pi;
+  auto& vf = *c.ac.v;
+  const auto& b = c.buf;
+
+  Rng shuffle(seed + 100);
+  std::vector<Index> idx(static_cast<std::size_t>(n));
+  std::iota(idx.begin(), idx.end(), Index{0});
+  Vec p_ref = c.pi0, v_ref = c.v0;
+  RefAdam adam_pi(p_ref.size(), cfg.pi_lr, cfg.adam_eps), adam_v(v_ref.size(), cfg.vf_lr, cfg.adam_eps);
+  for (int e = 0; e < cfg.update_epochs; ++e) {
+    for (Index i = n - 1; i > 0; --i)
+      std::swap(idx[static_cast<std::size_t>(i)],
+                idx[static_cast<std::size_t>(shuffle.uniform_int(static_cast<std::uint64_t>(i + 1)))]);
+    for (Index start = 0; start < n; start += m) {
+      const std::vector<Index> sub(idx.begin() + start, idx.begin() + std::min(n, start + m));
+      Rows r = some_rows(b, sub);
+      const auto len = static_cast<Index>(sub.size());
+      if (norm_minibatch) {
+        const double mean = r.adv.mean();
+        const double sd = std::sqrt((r.adv.array() - mean).square().sum() / static_cast<double>(len - 1));
+        r.adv = (r.adv.array() - mean) / (sd + 1e-8);
+      }
+      adam_pi.step(p_ref, fd_grad([&](const Vec& p) { return ppo_loss(pi, p, r, cfg, cfg.kl_coef, true); }, p_ref));
+      Vec ret(len), val(len);
+      for (Index k = 0; k < len; ++k) {
+        ret[k] = b.ret[sub[static_cast<std::size_t>(k)]];
+        val[k] = b.val[sub[static_cast<std::size_t>(k)]];
+      }
+      auto vloss = [&](const Vec& p) {
+        const Vec v = vf.forward(p, r.obs);
+        double sum = 0;
+        for (Index k = 0; k < len; ++k) {
+          const double l1 = (v[k] - ret[k]) * (v[k] - ret[k]);
+          const double vc = val[k] + std::clamp(v[k] - val[k], -cfg.clip_ratio, cfg.clip_ratio);
+          sum += clip_vloss ? std::max(l1, (vc - ret[k]) * (vc - ret[k])) : l1;
+        }
+        return sum / static_cast<double>(len);
+      };
+      adam_v.step(v_ref, fd_grad(vloss, v_ref));
+    }
+  }
+  const algo::UpdateStats s = run_update(cfg, c, seed + 100);
+  CHECK(max_abs_diff(c.ac.pi_params, p_ref) < 1e-8);
+  CHECK(max_abs_diff(c.ac.v_params, v_ref) < 1e-8);
+  // LossV / DeltaLossV: the full batch's mean squared error before and after.
+  auto mse = [&](const Vec& p) {
+    const Vec v = vf.forward(p, b.obs);
+    return (v - b.ret).squaredNorm() / static_cast<double>(n);
+  };
+  CHECK(s.loss_v == doctest::Approx(mse(c.v0)).epsilon(1e-12));
+  CHECK(s.delta_loss_v == doctest::Approx(mse(c.ac.v_params) - mse(c.v0)).epsilon(1e-9));
+}
+
+}  // namespace
+
+TEST_CASE("ppo minibatch: the critic steps on the same minibatches, with per-minibatch advantage normalisation") {
+  for (std::uint64_t seed : {1, 2, 3})
+    for (bool discrete : {true, false}) {
+      check_minibatch_critic(discrete, seed, false, false);
+      check_minibatch_critic(discrete, seed, true, true);
+    }
+}
+
+TEST_CASE("--init-log-std sets the Gaussian's initial log std and nothing else") {
+  for (std::uint64_t seed : {1, 2}) {
+    Config cfg = tiny_config("ppo", seed);
+    const auto base = algo::make_actor_critic<double>(cfg, kObsDim, false, 2, self_comm());
+    cfg.init_log_std = 0.7;
+    const auto wide = algo::make_actor_critic<double>(cfg, kObsDim, false, 2, self_comm());
+    const Index k = base.pi_params.size();
+    CHECK(base.pi_params.tail(2) == Vec::Constant(2, -0.5));
+    CHECK(wide.pi_params.tail(2) == Vec::Constant(2, 0.7));
+    CHECK(wide.pi_params.head(k - 2) == base.pi_params.head(k - 2));
+    CHECK(wide.v_params == base.v_params);
+  }
+}

@@ -251,7 +251,7 @@ TEST_CASE("mujoco: a blown-up simulation ends the episode, flagged, without NaNs
   CHECK(!fs::exists("MUJOCO_LOG.TXT"));
 }
 
-TEST_CASE("mujoco: models load from the source tree; missing or invalid files are UsageErrors") {
+TEST_CASE("mujoco: models load from the source tree, missing or invalid files are UsageErrors") {
   const std::string path = rlmpi::env::find_model_file("hopper.xml");
   CHECK(fs::exists(path));
   for (const char* f : {"half_cheetah.xml", "hopper.xml", "walker2d_v4.xml", "walker2d_v5.xml",

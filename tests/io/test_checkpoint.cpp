@@ -247,7 +247,7 @@ TEST_CASE("out-of-range or mistyped contents are refused, naming the attribute o
   CHECK(read_error(dir.file("ok.h5")) == "(read)");
 }
 
-TEST_CASE("a checkpoint from before the checksums is read; its ranges are still checked") {
+TEST_CASE("a checkpoint from before the checksums is read, its ranges are still checked") {
   TempDir dir;
   // The layout of earlier versions: extendable chunked datasets, no filter, no checksum_crc32.
   auto legacy = [&](const std::string& path, double first_param) {

@@ -126,7 +126,7 @@ TEST_CASE("schema as stored: types, chunking, unlimited 1-D datasets") {
   }
 }
 
-TEST_CASE("only committed rows reach the file; destroying without commit keeps the last commit") {
+TEST_CASE("only committed rows reach the file, destroying without commit keeps the last commit") {
   rlmpi::test::TempDir dir;
   const std::string path = dir.file("run.h5");
   {

@@ -48,7 +48,7 @@ TEST_CASE("Adam: first step is lr * sign(g) (up to eps), defaults match torch") 
   CHECK(p(2) == 0.0);
 }
 
-TEST_CASE("Adam state save/restore resumes identically; set_lr takes effect") {
+TEST_CASE("Adam state save/restore resumes identically, set_lr takes effect") {
   Adam<float> a(2, 0.1), b(2, 0.1);
   VectorX<float> pa(2), pb(2), g(2);
   pa << 1, 2;

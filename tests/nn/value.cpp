@@ -34,7 +34,7 @@ TEST_CASE("ValueFunction: loss and gradient of mean (V - ret)^2 against finite d
   }
 }
 
-TEST_CASE("ValueFunction<float> agrees with double; orthogonal init has unit output gain") {
+TEST_CASE("ValueFunction<float> agrees with double, orthogonal init has unit output gain") {
   Rng rng(2);
   ValueFunction<double> vd(4, {64, 64}, Activation::Tanh);
   ValueFunction<float> vfl(4, {64, 64}, Activation::Tanh);

@@ -127,6 +127,13 @@ template <class T>
 ValueFit fit_value(ActorCritic<T>& ac, nn::Adam<T>& opt, const RolloutBuffer<T>& b, const Config& cfg,
                    const mpi::Comm& comm, ValueFitWork<T>& work);
 
+// One (mini)batch's value loss, its gradient left in work.grad (not averaged across ranks):
+// mean((V - ret)^2), or with cfg.clip_vloss the clipped loss around v_old (the rollout's values).
+template <class T>
+double value_loss_grad(ActorCritic<T>& ac, const Eigen::Ref<const MatrixX<T>>& obs,
+                       const Eigen::Ref<const VectorX<T>>& ret, const Eigen::Ref<const VectorX<T>>& v_old,
+                       const Config& cfg, ValueFitWork<T>& work);
+
 // Scales g so that its norm is at most max_norm (no-op for max_norm <= 0). Applied after the
 // allreduce, so every rank clips identically.
 template <class T>

@@ -29,6 +29,7 @@ struct Config {
   std::string activation = "tanh";  // tanh | relu
 
   std::string init = "default";  // default (PyTorch nn.Linear) | orthogonal
+  double init_log_std = -0.5;    // Gaussian policies: initial log standard deviation (Spinning Up's -0.5)
   std::string precision = "float";  // float | double: the networks' (and buffer's) scalar; envs stay double
 
   // locomotion extras (all off by default: Spinning Up's behaviour)
@@ -56,6 +57,8 @@ struct Config {
   double kl_coef = 1.0;   // PPO-penalty initial beta
   int update_epochs = 0;  // 0: Spinning Up full-batch scheme; > 0: PPO-paper minibatch epochs
   int minibatch_size = 0; // per rank, with --update-epochs
+  std::string vf_update = "auto";  // auto | full | minibatch: the critic's fit (auto: minibatch with --update-epochs)
+  std::string norm_adv = "batch";  // batch (cross-rank, Spinning Up) | minibatch (PPO minibatch mode) | off
 
   // TRPO
   double delta = 0.01;
