@@ -406,9 +406,9 @@ bool command_line_only(const std::string& name) {
 }
 
 // Options of `rlmpi eval` (besides the run): every other option belongs to training.
-constexpr const char* kEvalOptions[] = {"episodes", "deterministic", "seed", "max-ep-len", "config", "quiet"};
+constexpr const char* kEvalOptions[] = {"episodes", "deterministic", "seed", "max-ep-len", "config", "quiet", "save"};
 // Options that only eval uses.
-constexpr const char* kEvalOnly[] = {"episodes", "deterministic"};
+constexpr const char* kEvalOnly[] = {"episodes", "deterministic", "save"};
 
 template <std::size_t N>
 bool listed(const char* const (&list)[N], const std::string& name) {
@@ -450,6 +450,9 @@ po::options_description described_options(bool with_defaults, bool for_ini = fal
   };
   add_switch(general, "quiet", "do not print the per-epoch table");
   general.add_options()("episodes", po::value<std::string>()->value_name("N"), "eval: number of episodes [10]");
+  general.add_options()("save", po::value<std::string>()->value_name("FILE"),
+                        "eval: HDF5 file for the result (every episode, the options) [eval-<UTC time>.h5 beside the "
+                        "checkpoint]");
   add_switch(general, "deterministic", "eval: act with the distribution's mode");
   for (const auto& sw : switch_table())
     if (!(for_ini && command_line_only(sw.name))) add_switch(switches, sw.name, sw.help);
@@ -609,6 +612,7 @@ Options parse_command_line(int argc, const char* const* argv, const ConfigReader
     if (name == "config") read_config("");
     if (name == "preset") (void)find_preset("");
     if (name == "episodes") (void)parse_positive_int("episodes", "");
+    if (name == "save") bad("save", "", "a file path for the evaluation result");
     for (const auto& o : option_table())
       if (name == o.name) o.apply(cfg, "");
   };
@@ -616,7 +620,7 @@ Options parse_command_line(int argc, const char* const* argv, const ConfigReader
     std::vector<std::string> joined;
     for (std::size_t i = 0; i < args.size(); ++i) {
       const std::string& a = args[i];
-      bool takes_value = a == "--config" || a == "--episodes" || a == "--preset";
+      bool takes_value = a == "--config" || a == "--episodes" || a == "--preset" || a == "--save";
       for (const auto& o : option_table()) takes_value = takes_value || a == std::string("--") + o.name;
       if (a.starts_with("--") && a.ends_with("=")) reject_empty(a.substr(2, a.size() - 3));
       if (takes_value && i + 1 < args.size()) {
@@ -742,6 +746,10 @@ Options parse_command_line(int argc, const char* const* argv, const ConfigReader
   for (const auto& sw : switch_table()) cfg.*sw.member = on(sw.name, cfg.*sw.member);
   cfg.deterministic = on("deterministic", cfg.deterministic);
   if (const auto* v = given("episodes")) cfg.eval_episodes = parse_positive_int("episodes", v->as<std::string>());
+  if (const auto* v = given("save")) {
+    cfg.eval_file = v->as<std::string>();
+    if (cfg.eval_file.empty()) bad("save", "", "a file path for the evaluation result");
+  }
 
   if (cfg.command == Command::Eval && cfg.run_path.empty())
     throw UsageError("rlmpi eval needs a run file or checkpoint (usage: rlmpi eval RUN [--episodes N])");

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <variant>
 
@@ -11,6 +12,8 @@
 #include "rlmpi/core/error.hpp"
 #include "rlmpi/env/env.hpp"
 #include "rlmpi/io/checkpoint.hpp"
+#include "rlmpi/io/eval_file.hpp"
+#include "rlmpi/version.hpp"
 #include "rlmpi/nn/policy.hpp"
 #include "evaluation.hpp"
 #include "run_dir.hpp"
@@ -88,7 +91,19 @@ EvalSummary evaluate_policy(const PolicySpec& policy, int episodes, bool determi
   }
   const std::span<const double> both[2] = {rets, lens};
   const auto st = world.stats(std::span<const std::span<const double>>(both, 2));
-  return {st[0].count, st[0].mean, st[0].std, st[0].min, st[0].max, st[1].mean, st[1].std, st[1].min, st[1].max};
+  // Every episode in episode order: each rank fills its own slots, one sum puts them together.
+  std::vector<double> all(2 * static_cast<std::size_t>(episodes), 0.0);
+  for (std::size_t k = 0; k < rets.size(); ++k) {
+    const std::size_t ep = static_cast<std::size_t>(world.rank()) + k * static_cast<std::size_t>(world.size());
+    all[ep] = rets[k];
+    all[static_cast<std::size_t>(episodes) + ep] = lens[k];
+  }
+  world.sum(std::span<double>(all));
+  EvalSummary out{st[0].count, st[0].mean, st[0].std, st[0].min, st[0].max, st[1].mean, st[1].std, st[1].min,
+                  st[1].max, {}, {}};
+  out.returns.assign(all.begin(), all.begin() + episodes);
+  out.lengths.assign(all.begin() + episodes, all.end());
+  return out;
 }
 
 int run_eval(const Options& cfg, const mpi::Comm& world) {
@@ -155,12 +170,46 @@ int run_eval(const Options& cfg, const mpi::Comm& world) {
   PolicySpec policy{run_cfg.env, run_cfg.activation, run_cfg.hid, param_values, norm_state};
   const EvalSummary st = evaluate_policy(policy, cfg.eval_episodes, cfg.deterministic, cfg.seed, cfg.max_ep_len, world,
                                          "checkpoint '" + ckpt_path + "'");
+  // The result, also as a file: every episode and the options used (rank 0 writes it).
+  std::string out_path = cfg.eval_file;
+  code = 0;
+  message.clear();
+  if (world.is_root()) {
+    if (out_path.empty()) {
+      char stamp[32];
+      const std::time_t t = std::time(nullptr);
+      std::tm tm{};
+      gmtime_r(&t, &tm);
+      std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+      out_path = (fs::path(ckpt_path).parent_path() / ("eval-" + std::string(stamp) + ".h5")).string();
+    }
+    std::vector<long long> lengths(st.lengths.begin(), st.lengths.end());
+    try {
+      io::write_eval_file(out_path,
+                          {{"checkpoint", ckpt_path},
+                           {"environment", run_cfg.env},
+                           {"episodes", static_cast<std::int64_t>(st.episodes)},
+                           {"deterministic", static_cast<std::int64_t>(cfg.deterministic ? 1 : 0)},
+                           {"seed", static_cast<std::int64_t>(cfg.seed)},
+                           {"max_ep_len", static_cast<std::int64_t>(cfg.max_ep_len)},
+                           {"num_ranks", static_cast<std::int64_t>(world.size())},
+                           {"return_mean", st.return_mean},
+                           {"return_std", st.return_std},
+                           {"command_line", cfg.command_line},
+                           {"rlmpi_version", std::string(kVersion)}},
+                          st.returns, lengths);
+    } catch (const UsageError& e) {
+      code = kExitUsage;
+      message = e.what();
+    }
+  }
+  if (int agreed = agree_on_error(world, code, message); agreed != 0) return agreed;
   if (world.is_root())
     std::printf("%s on %s, %lld episodes (%s): return mean %.6g std %.6g min %.6g max %.6g; length mean %.6g std %.6g "
-                "min %.6g max %.6g\n",
+                "min %.6g max %.6g; written to %s\n",
                 ckpt_path.c_str(), run_cfg.env.c_str(), st.episodes, cfg.deterministic ? "deterministic" : "stochastic",
                 st.return_mean, st.return_std, st.return_min, st.return_max, st.length_mean, st.length_std,
-                st.length_min, st.length_max);
+                st.length_min, st.length_max, out_path.c_str());
   return kExitOk;
 }
 

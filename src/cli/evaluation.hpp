@@ -23,6 +23,7 @@ struct EvalSummary {
   long long episodes = 0;
   double return_mean = 0, return_std = 0, return_min = 0, return_max = 0;
   double length_mean = 0, length_std = 0, length_min = 0, length_max = 0;
+  std::vector<double> returns, lengths;  // every episode, in episode order (on every rank)
 };
 
 // Collective. Throws UsageError (on every rank alike) when params or obs_norm do not fit the

@@ -260,11 +260,22 @@ def case_errors(tmp):
 def case_eval(tmp):
     d = f"{tmp}/e"
     run(2, "--epochs", "2", "--out", d, *SMALL)
-    p = run(2, "eval", d, "--episodes", "6", "--deterministic")
+    p = run(2, "eval", d, "--episodes", "6", "--deterministic", "--save", f"{tmp}/e2.h5")
     assert "6 episodes (deterministic)" in p.stdout, p.stdout
-    q = run(1, "eval", f"{d}/run.h5", "--episodes", "6", "--deterministic")
+    q = run(1, "eval", f"{d}/run.h5", "--episodes", "6", "--deterministic", "--save", f"{tmp}/e1.h5")
     # Episode seeds do not depend on the rank count: same report with 1 and 2 ranks.
-    assert p.stdout.split(":", 1)[1] == q.stdout.split(":", 1)[1], (p.stdout, q.stdout)
+    assert p.stdout.split(":", 1)[1].split("; written")[0] == q.stdout.split(":", 1)[1].split("; written")[0], \
+        (p.stdout, q.stdout)
+    # The result file: every episode in episode order (the same with 1 and 2 ranks), and the options.
+    with h5py.File(f"{tmp}/e1.h5", "r") as a, h5py.File(f"{tmp}/e2.h5", "r") as b:
+        assert np.array_equal(a["episodes/return"][:], b["episodes/return"][:]) and len(a["episodes/return"]) == 6
+        assert np.array_equal(a["episodes/length"][:], b["episodes/length"][:])
+        assert a.attrs["deterministic"] == 1 and a.attrs["episodes"] == 6 and b.attrs["num_ranks"] == 2
+        assert np.isclose(a.attrs["return_mean"], np.mean(a["episodes/return"][:]), rtol=1e-12)
+    r = run(1, "eval", d, "--episodes", "2")  # default file: eval-<UTC time>.h5 beside the checkpoint
+    written = r.stdout.strip().rsplit("written to ", 1)[1]
+    assert os.path.dirname(written) == d and os.path.basename(written).startswith("eval-"), written
+    assert os.path.exists(written)
     p = run(1, "eval", f"{tmp}/none", expect=2)
     assert "does not exist" in p.stderr
     print("eval: same figures with 1 and 2 ranks;", q.stdout.strip())

@@ -43,6 +43,7 @@ struct Options : Config {
   // eval and config: the run (rlmpi eval RUN, rlmpi config RUN)
   std::string run_path;
   int eval_episodes = 10;  // rlmpi eval --episodes, and --eval-episodes during training
+  std::string eval_file;   // rlmpi eval --save FILE (default: eval-<UTC time>.h5 beside the checkpoint)
   bool deterministic = false;
 };
 
