@@ -329,7 +329,7 @@ OPERATIONAL = frozenset({"epochs", "out", "resume", "checkpoint-every", "stall-t
                          "force", "allow-change", "config", "preset", "help", "version"})
 # Options a run file of an older rlmpi may lack, and what those runs did (kOldDefaults there).
 OLD_DEFAULTS = {"epoch-end": "reset", "precision": "double", "steps-per-rank": 0, "vf-update": "full",
-                "norm-adv": "batch", "init-log-std": -0.5}
+                "norm-adv": "batch", "init-log-std": -0.5, "scale-actions": 0}
 _MISSING = "(unset)"
 
 

@@ -39,6 +39,9 @@ std::vector<std::unique_ptr<env::Env>> make_envs(const Config& cfg, const mpi::C
   for (int e = 0; e < cfg.envs_per_rank; ++e) envs.push_back(env::make_env(cfg.env));
   (void)nn::parse_activation(cfg.activation);
   (void)find_algorithm(cfg.algo);  // UsageError naming the allowed ones
+  if (cfg.scale_actions && envs.front()->action_space().is_discrete())
+    throw UsageError("--scale-actions needs a Box action space (" + cfg.env + " has " +
+                     envs.front()->action_space().to_string() + ")");
   if (!cfg.skip_memory_check) check_memory_fit(cfg, comm, *envs.front());  // last: collective, one verdict
   return envs;
 }
@@ -152,6 +155,7 @@ class TrainerImpl final : public Trainer::Impl {
   // environments returned; act_d_ the sampled actions widened for the environments.
   Mat obs_, act_, dist_, next_obs_;
   Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> obs_d_, next_obs_d_, raw_, act_d_;
+  env::ActionScale action_scale_;  // --scale-actions (empty: actions go to the env as sampled)
   Vec logp_;
   std::vector<double> ep_ret_, ep_len_, disc_ret_;
   RunningNormalizer obs_norm_, ret_norm_;
@@ -183,6 +187,7 @@ TrainerImpl<T>::TrainerImpl(const Config& cfg, const mpi::Comm& comm, std::vecto
       obs_norm_(cfg.normalize_obs ? obs_dim_ : 0),
       ret_norm_(cfg.normalize_reward ? 1 : 0) {
   const int n = cfg.envs_per_rank;
+  if (cfg.scale_actions) action_scale_ = env::ActionScale::of(envs_.front()->action_space());
   for (const auto& t : envs_.front()->info()) info_names_.emplace_back(t.name);
   info_sum_.assign(info_names_.size(), 0.0);
   raw_.resize(n, obs_dim_);
@@ -342,6 +347,8 @@ bool TrainerImpl<T>::collect(std::vector<double>& ep_ret, std::vector<double>& e
     pi.dist_params(dist_);
     vals = vf.forward(ac_.v_params, obs_);
     act_d_ = act_.template cast<double>();
+    if (!action_scale_.empty())
+      for (int e = 0; e < n; ++e) action_scale_.apply(std::span<double>(act_d_.row(e).data(), ad));
     bool need_boot = false;
     for (int e = 0; e < n; ++e) {
       const auto ue = static_cast<std::size_t>(e);

@@ -26,6 +26,7 @@ std::vector<std::pair<std::string, std::string>> identity(const Options& cfg, co
           {"envs-per-rank", std::to_string(cfg.envs_per_rank)},
           {"steps-per-epoch", std::to_string(cfg.steps_per_epoch)},
           {"epoch-end", cfg.epoch_end},
+          {"scale-actions", cfg.scale_actions ? "1" : "0"},
           {"seed", std::to_string(cfg.seed)}};
 }
 
@@ -59,9 +60,10 @@ io::Checkpoint load_checkpoint(const std::string& path, const Options& cfg, cons
     std::string theirs;
     const io::AttrValue* a = find("id." + k);
     if (!a) {
-      // Checkpoints from before --precision / --epoch-end existed were double / reset.
-      if (k != "precision" && k != "epoch-end") throw corrupt("attribute 'id." + k + "' is missing");
-      theirs = k == "precision" ? "double" : "reset";
+      // Checkpoints from before --precision / --epoch-end / --scale-actions were double / reset / 0.
+      if (k != "precision" && k != "epoch-end" && k != "scale-actions")
+        throw corrupt("attribute 'id." + k + "' is missing");
+      theirs = k == "precision" ? "double" : k == "epoch-end" ? "reset" : "0";
     } else if (const auto* s = std::get_if<std::string>(a)) {
       theirs = *s;
     } else {

@@ -191,6 +191,10 @@ const std::vector<SwitchSpec>& switch_table() {
       {"normalize-reward", "scale rewards by the running std of the discounted return", &Options::normalize_reward},
       {"anneal-lr", "decay the learning rates linearly to 0 over the epochs", &Options::anneal_lr},
       {"clip-vloss", "clipped value loss around the rollout values (uses --clip-ratio)", &Options::clip_vloss},
+      {"scale-actions",
+       "Box actions: the policy acts in [-1, 1] per dimension, scaled to the action space's bounds before the "
+       "environment (its initial std then is relative to the range)",
+       &Options::scale_actions},
       {"skip-memory-check",
        "start even when the memory estimate exceeds what is available (an allocation that then fails ends the "
        "run with exit 1)",
@@ -494,11 +498,12 @@ Options merge_with_run(const Options& cfg, const std::vector<std::pair<std::stri
   // Part of the checkpoint's identity: a resume cannot change them at all.
   constexpr const char* kIdentity[] = {"algo",          "env",        "hid",           "activation",
                                        "precision",     "ppo-variant", "envs-per-rank", "steps-per-epoch",
-                                       "steps-per-rank", "epoch-end", "seed"};
+                                       "steps-per-rank", "epoch-end", "seed",        "scale-actions"};
   // Options a run file may lack (older rlmpi): what those runs did.
   const std::pair<const char*, const char*> kOldDefaults[] = {{"epoch-end", "reset"}, {"precision", "double"},
                                                               {"steps-per-rank", "0"},   {"vf-update", "full"},
-                                                              {"norm-adv", "batch"},     {"init-log-std", "-0.5"}};
+                                                              {"norm-adv", "batch"},     {"init-log-std", "-0.5"},
+                                                              {"scale-actions", "0"}};
   auto stored_value = [&](const std::string& name) -> std::optional<std::string> {
     for (const auto& [k, v] : stored)
       if (k == name) return v;

@@ -64,6 +64,7 @@ EvalSummary evaluate_policy(const PolicySpec& policy, int episodes, bool determi
   // Episodes split across ranks: rank r runs episodes r, r + size, ...
   Rng rng(Rng::rank_seed(seed, world.rank()) ^ 0x9E3779B97F4A7C15ULL);
   Matrix obs(1, e->obs_dim()), raw(1, e->obs_dim()), act(1, e->act_dim());
+  const env::ActionScale scale = policy.scale_actions ? env::ActionScale::of(e->action_space()) : env::ActionScale{};
   algo::RunningNormalizer norm(norm_state.empty() ? 0 : e->obs_dim());
   if (!norm_state.empty()) norm.set_state(norm_state);
   auto observe = [&] {
@@ -80,6 +81,7 @@ EvalSummary evaluate_policy(const PolicySpec& policy, int episodes, bool determi
       pi->forward(params, obs);
       if (deterministic) pi->mode(act);
       else pi->sample(rng, act);
+      if (!scale.empty()) scale.apply(std::span<double>(act.data(), static_cast<std::size_t>(act.size())));
       const env::StepResult r = e->step(std::span<const double>(act.data(), static_cast<std::size_t>(act.size())),
                                         std::span<double>(raw.data(), static_cast<std::size_t>(raw.size())));
       ret += r.reward;
@@ -132,6 +134,9 @@ int run_eval(const Options& cfg, const mpi::Comm& world) {
       run_cfg.env = id("env");
       run_cfg.activation = id("activation");
       run_cfg.hid = parse_hid(id("hid"), ckpt_path);
+      run_cfg.scale_actions = false;  // checkpoints from before --scale-actions have no id.scale-actions
+      for (const auto& [name, v] : ckpt.meta)
+        if (name == "id.scale-actions") run_cfg.scale_actions = std::get_if<std::string>(&v) && *std::get_if<std::string>(&v) == "1";
       bool has_params = false;
       for (const auto& [name, data] : ckpt.arrays) has_params = has_params || name == "pi_params";
       if (!has_params) throw corrupt(ckpt_path, "array 'pi_params' is missing");
@@ -157,6 +162,7 @@ int run_eval(const Options& cfg, const mpi::Comm& world) {
     for (const auto& [name, data] : ckpt.arrays)
       if (name == "obs_norm") norm = data;
     w.put_vector(norm);
+    w.put(static_cast<std::uint8_t>(run_cfg.scale_actions ? 1 : 0));
     shared = w.take();
   }
   world.broadcast(shared);
@@ -166,8 +172,9 @@ int run_eval(const Options& cfg, const mpi::Comm& world) {
   run_cfg.hid = in.get_vector<int>();
   const std::vector<double> param_values = in.get_vector<double>();
   const std::vector<double> norm_state = in.get_vector<double>();
+  run_cfg.scale_actions = in.get<std::uint8_t>() != 0;
 
-  PolicySpec policy{run_cfg.env, run_cfg.activation, run_cfg.hid, param_values, norm_state};
+  PolicySpec policy{run_cfg.env, run_cfg.activation, run_cfg.hid, param_values, norm_state, run_cfg.scale_actions};
   const EvalSummary st = evaluate_policy(policy, cfg.eval_episodes, cfg.deterministic, cfg.seed, cfg.max_ep_len, world,
                                          "checkpoint '" + ckpt_path + "'");
   // The result, also as a file: every episode and the options used (rank 0 writes it).

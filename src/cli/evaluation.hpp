@@ -17,6 +17,7 @@ struct PolicySpec {
   std::vector<int> hid;
   std::vector<double> params;    // the policy's flat parameters (float runs: widened exactly)
   std::vector<double> obs_norm;  // the observation normaliser's state, empty without --normalize-obs
+  bool scale_actions = false;    // --scale-actions: actions in [-1, 1] scaled to the bounds
 };
 
 struct EvalSummary {

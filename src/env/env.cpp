@@ -9,6 +9,17 @@
 
 namespace rlmpi::env {
 
+ActionScale ActionScale::of(const Space& s) {
+  ActionScale a;
+  if (s.is_discrete()) return a;
+  for (std::size_t i = 0; i < s.low.size(); ++i) {
+    const bool finite = std::isfinite(s.low[i]) && std::isfinite(s.high[i]);
+    a.mid.push_back(finite ? 0.5 * (s.high[i] + s.low[i]) : 0.0);
+    a.half_range.push_back(finite ? 0.5 * (s.high[i] - s.low[i]) : 1.0);
+  }
+  return a;
+}
+
 namespace {
 
 // Shortest round-trip text of a double ("2", "0.5", "nan", "inf").

@@ -240,3 +240,17 @@ TEST_CASE("every env: reset and step do not allocate") {
     CHECK(g_allocations.load() == before);
   }
 }
+
+TEST_CASE("ActionScale maps [-1, 1] to a Box's bounds and leaves infinite or Discrete dimensions alone") {
+  using rlmpi::env::ActionScale;
+  using rlmpi::env::Space;
+  const double inf = std::numeric_limits<double>::infinity();
+  const ActionScale s = ActionScale::of(Space::box({-2.0, 0.0, -inf}, {2.0, 1.0, inf}));
+  std::vector<double> a{-1.0, 1.0, 5.0};
+  s.apply(a);
+  CHECK(a == std::vector<double>{-2.0, 1.0, 5.0});
+  std::vector<double> b{0.5, 0.0, -3.0};
+  s.apply(b);
+  CHECK(b == std::vector<double>{1.0, 0.5, -3.0});
+  CHECK(ActionScale::of(Space::discrete(3)).empty());
+}

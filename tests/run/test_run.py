@@ -360,6 +360,16 @@ def case_evaluation(tmp):
     p = run(1, "--target-return", "100", expect=2)
     assert "--target-return 100 needs evaluations" in p.stderr, p.stderr
 
+    # --scale-actions: the evaluation in training and `rlmpi eval` of best.h5 both scale the actions.
+    sa = f"{tmp}/scaled"
+    run(2, "--env", "Pendulum-v1", "--scale-actions", "--eval-every", "1", "--eval-episodes", "4", "--epochs", "3",
+        "--out", sa, *SMALL)
+    best = float(np.max(eval_table(f"{sa}/run.h5")["return_mean"]))
+    q = run(1, "eval", f"{sa}/best.h5", "--deterministic", "--episodes", "4", "--seed", "0")
+    assert f"return mean {best:.6g} " in q.stdout, (best, q.stdout)
+    p = run(1, "--scale-actions", "--out", f"{tmp}/discrete", expect=2)
+    assert "--scale-actions needs a Box action space (CartPole-v1 has Discrete(2))" in p.stderr, p.stderr
+
     # --time-limit: stops after the last epoch that fits, checkpointed, exit 3; resume continues.
     t = f"{tmp}/timed"
     p = run(2, "--time-limit", "0:06", "--epochs", "200", "--out", t, *SMALL, expect=3)

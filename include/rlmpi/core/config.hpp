@@ -41,6 +41,7 @@ struct Config {
   bool clip_vloss = false;        // PPO-style clipped value loss (uses --clip-ratio)
   double ent_coef = 0;            // entropy bonus in the policy loss (VPG, PPO)
   bool skip_memory_check = false; // trust the user: start even when the memory estimate does not fit
+  bool scale_actions = false;     // Box actions: the policy acts in [-1, 1], scaled to the bounds
 
   // advantage estimation and optimisation
   double gamma = 0.99;

@@ -41,6 +41,18 @@ struct Space {
   std::string to_string() const;
 };
 
+// --scale-actions: the policy acts in [-1, 1] per dimension and the environment receives
+// mid + half_range * u (a dimension with an infinite bound passes through unchanged). Empty for
+// Discrete spaces.
+struct ActionScale {
+  std::vector<double> mid, half_range;
+  static ActionScale of(const Space& action_space);
+  bool empty() const { return mid.empty(); }
+  void apply(std::span<double> action) const {
+    for (std::size_t i = 0; i < mid.size() && i < action.size(); ++i) action[i] = mid[i] + half_range[i] * action[i];
+  }
+};
+
 struct StepResult {
   double reward = 0;
   bool terminated = false;
