@@ -296,15 +296,11 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
       const bool stop = flags & 1, diverged = flags & 2;
       const double io0 = MPI_Wtime();
       if (world.is_root()) append_to_run_file(*run, r, trainer);  // the diverged epoch's row too: it shows the NaN
-      if (world.is_root() && !cfg.quiet) {
-        if (printed_rows++ % 25 == 0) print_header(r);
-        print_row(r);
-      }
       // Deterministic evaluation on separate environments, before the checkpoint: a run killed
       // in between resumes from the previous checkpoint, which drops this /eval row and redoes
       // the epoch and its evaluation identically. The best policy so far is kept in best.h5.
       bool target_reached = false;
-      std::string target_message;
+      std::string target_message, eval_line;
       if (!diverged && cfg.eval_every > 0 && (last || trainer.epoch() % cfg.eval_every == 0)) {
         const EvalSummary ev = evaluate_policy(current_policy(trainer, cfg), cfg.eval_episodes, /*deterministic=*/true,
                                                cfg.seed, cfg.max_ep_len, world, "the trained policy");
@@ -317,11 +313,11 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
           run->append_eval({trainer.epoch() - 1, static_cast<long long>(r.get("TotalEnvInteracts")), ev.episodes,
                             ev.return_mean, ev.return_std, ev.return_min, ev.return_max, ev.length_mean});
           run->commit();
-          if (!cfg.quiet)
-            std::printf("eval after epoch %d: return %.6g +- %.3g (min %.6g, max %.6g) over %lld episodes%s\n",
-                        trainer.epoch() - 1, ev.return_mean, ev.return_std, ev.return_min, ev.return_max, ev.episodes,
-                        better ? ", best so far -> best.h5" : "");
-          std::fflush(stdout);
+          char line[256];
+          std::snprintf(line, sizeof line, "eval after epoch %d: return %.6g +- %.3g (min %.6g, max %.6g) over %lld "
+                        "episodes%s\n", trainer.epoch() - 1, ev.return_mean, ev.return_std, ev.return_min,
+                        ev.return_max, ev.episodes, better ? ", best so far -> best.h5" : "");
+          eval_line = line;
         }
         if (cfg.target_return && ev.return_mean >= *cfg.target_return) {
           target_reached = true;
@@ -334,6 +330,13 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
         last_checkpoint = trainer.epoch();
       }
       trainer.add_io_seconds(MPI_Wtime() - io0);
+      // Printed once durable: an epoch on the console is in the run file and (when due) the checkpoint.
+      if (world.is_root() && !cfg.quiet) {
+        if (printed_rows++ % 25 == 0) print_header(r);
+        print_row(r);
+        std::fputs(eval_line.c_str(), stdout);
+        std::fflush(stdout);
+      }
       if (diverged) {
         const std::string kept = last_checkpoint > 0 ? "the checkpoint of epoch " + std::to_string(last_checkpoint - 1) +
                                                            " is kept"
