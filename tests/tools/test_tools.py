@@ -433,7 +433,7 @@ def test_errors(tmp, runs_dir):
 def test_live(tmp):
     print("== a run being written, then SIGKILLed", flush=True)
     out_dir = os.path.join(tmp, "live", "ppo-s5")
-    epochs = 30
+    epochs = 300  # killed long before the end (a float run of 30 epochs could finish first)
     # one rank under mpirun, in its own process group so that the SIGKILL reaches every process
     proc = subprocess.Popen(mpirun(1, "--algo", "ppo", "--env", "CartPole-v1", "--seed", 5, "--epochs", epochs,
                                    "--steps-per-epoch", 4000, "--hid", 32, "--out", out_dir, "--quiet"),
