@@ -83,7 +83,12 @@ void append_to_run_file(io::RunFile& run, const algo::EpochResult& r, const algo
 // Every /epochs column exists from the start (a run stopped before its first epoch still has
 // them, empty) and carries its description and units (algo/columns.hpp).
 void describe_columns(io::RunFile& run, const std::vector<std::string>& columns) {
-  run.declare_columns(columns);
+  std::vector<bool> integer;
+  for (const auto& c : columns) {
+    const auto* info = algo::find_column(c);
+    integer.push_back(info != nullptr && info->integer);
+  }
+  run.declare_columns(columns, integer);
   for (const auto& c : columns) {
     if (const auto* info = algo::find_column(c)) {
       run.set_column_attribute(c, "description", info->description);

@@ -191,11 +191,17 @@ std::vector<T> read_all(Id dataset) {
 }
 
 template <class T>
-void require_type(Id dataset, std::string_view what) {
+bool has_type(Id dataset, std::string_view what) {
   Datatype t(check(H5Dget_type(dataset), what));
   htri_t same = H5Tequal(t.get(), file_type<T>());
   check_status(same, what);
-  if (same == 0) throw Error(std::string(what) + ": unexpected element type in '" + object_name(dataset) + "'");
+  return same > 0;
+}
+
+template <class T>
+void require_type(Id dataset, std::string_view what) {
+  if (!has_type<T>(dataset, what))
+    throw Error(std::string(what) + ": unexpected element type in '" + object_name(dataset) + "'");
 }
 
 template <class T>
@@ -235,6 +241,7 @@ bool has_fletcher32(Id dataset) {
   template void append<T>(Id, std::span<const T>);                                \
   template std::vector<T> read_all<T>(Id);                                         \
   template void require_type<T>(Id, std::string_view);                            \
+  template bool has_type<T>(Id, std::string_view);                                \
   template Dataset write_checksummed<T>(Id, const std::string&, std::span<const T>);
 RLMPI_H5_INSTANTIATE(double)
 RLMPI_H5_INSTANTIATE(long long)

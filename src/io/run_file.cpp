@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <limits>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -39,6 +40,7 @@ struct Layout {
   h5::Group epochs_group, episodes_group;
   std::vector<std::string> columns;
   std::vector<h5::Dataset> column_sets;
+  std::vector<bool> column_integer;  // int64 in the file (run files before 0.2 have float64 only)
   h5::Dataset ret, len, rank, epoch;
   long long n_epochs = 0, n_episodes = 0;
 };
@@ -59,7 +61,9 @@ Layout open_layout(h5::Id file) {
   l.columns = h5::child_names(l.epochs_group.get());
   for (std::size_t i = 0; i < l.columns.size(); ++i) {
     l.column_sets.push_back(h5::open_dataset(l.epochs_group.get(), l.columns[i]));
-    h5::require_type<double>(l.column_sets.back().get(), "/epochs/" + l.columns[i]);
+    const bool integer = h5::has_type<long long>(l.column_sets.back().get(), "/epochs/" + l.columns[i]);
+    if (!integer) h5::require_type<double>(l.column_sets.back().get(), "/epochs/" + l.columns[i]);
+    l.column_integer.push_back(integer);
     long long n = h5::length(l.column_sets.back().get());
     if (i == 0) l.n_epochs = n;
     if (n != l.n_epochs) throw h5::Error(fmt_bad("/epochs datasets differ in length"));
@@ -209,11 +213,13 @@ void RunFile::set_column_attribute(const std::string& column, const std::string&
   }
 }
 
-void RunFile::declare_columns(const std::vector<std::string>& names) {
+void RunFile::declare_columns(const std::vector<std::string>& names, const std::vector<bool>& integer) {
   h5::ErrorSilencer quiet;
   Layout& l = impl_->layout;
   if (!l.columns.empty()) return;
   if (names.empty()) throw std::invalid_argument("run file: no columns to declare");
+  if (!integer.empty() && integer.size() != names.size())
+    throw std::invalid_argument("run file: declare_columns needs one integer flag per column");
   for (std::size_t i = 0; i < names.size(); ++i) {
     check_column_name(names[i]);
     for (std::size_t j = 0; j < i; ++j)
@@ -222,9 +228,12 @@ void RunFile::declare_columns(const std::vector<std::string>& names) {
   for (const auto& p : impl_->pending)
     if (std::find(names.begin(), names.end(), p.column) == names.end())
       throw std::invalid_argument("run file: " + p.attr + " for unknown column '" + p.column + "'");
-  for (const auto& name : names) {
-    l.columns.push_back(name);
-    l.column_sets.push_back(h5::create_extendable<double>(l.epochs_group.get(), name, kEpochChunk));
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const bool is_int = !integer.empty() && integer[i];
+    l.columns.push_back(names[i]);
+    l.column_integer.push_back(is_int);
+    l.column_sets.push_back(is_int ? h5::create_extendable<long long>(l.epochs_group.get(), names[i], kEpochChunk)
+                                   : h5::create_extendable<double>(l.epochs_group.get(), names[i], kEpochChunk));
   }
   auto pending = std::move(impl_->pending);
   impl_->pending.clear();
@@ -254,11 +263,20 @@ void RunFile::append_epoch(std::span<const std::pair<std::string, double>> row) 
     auto it = std::find(l.columns.begin(), l.columns.end(), name);
     if (it == l.columns.end())
       throw std::invalid_argument("run file: epoch row has column '" + name + "', which the file does not have");
-    values[static_cast<std::size_t>(it - l.columns.begin())] = value;
+    const auto i = static_cast<std::size_t>(it - l.columns.begin());
+    if (l.column_integer[i] && !(std::isfinite(value) && value == std::trunc(value) && std::abs(value) < 0x1p62))
+      throw std::invalid_argument("run file: integer column '" + name + "' given " + std::to_string(value));
+    values[i] = value;
   }
   try {
-    for (std::size_t i = 0; i < values.size(); ++i)
-      h5::append<double>(l.column_sets[i].get(), std::span<const double>(&values[i], 1));
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (l.column_integer[i]) {
+        const long long v = static_cast<long long>(values[i]);
+        h5::append<long long>(l.column_sets[i].get(), std::span<const long long>(&v, 1));
+      } else {
+        h5::append<double>(l.column_sets[i].get(), std::span<const double>(&values[i], 1));
+      }
+    }
   } catch (...) {
     const hsize_t n[1] = {hsize_t(l.n_epochs)};
     for (auto& d : l.column_sets) H5Dset_extent(d.get(), n);

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 #include <hdf5.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -220,6 +221,48 @@ TEST_CASE("the column set is fixed by the first row") {
   CHECK_THROWS_AS(other.append_epoch(bad_name), std::invalid_argument);
   other.set_units("Typo", "s");
   CHECK_THROWS_AS(other.append_epoch(first), std::invalid_argument);  // units for a column never given
+}
+
+TEST_CASE("integer columns are int64 in the file, survive resume, and refuse fractions and NaN") {
+  rlmpi::test::TempDir dir;
+  const std::string path = dir.file("run.h5");
+  {
+    RunFile rf = RunFile::create(path, kAttrs);
+    rf.declare_columns({"Epoch", "AverageEpRet", "Steps"}, {true, false, true});
+    for (long long e = 0; e < 3; ++e) {
+      Row r{{"Epoch", double(e)}, {"AverageEpRet", 0.5 * double(e)}, {"Steps", 4000.0 * double(e + 1)}};
+      rf.append_epoch(r);
+      rf.commit();
+    }
+    Row fraction{{"Epoch", 3.5}, {"AverageEpRet", 1}, {"Steps", 1}}, nan{{"Epoch", 3}, {"AverageEpRet", 1},
+                                                                          {"Steps", std::nan("")}};
+    CHECK_THROWS_WITH_AS(rf.append_epoch(fraction), doctest::Contains("integer column 'Epoch'"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(rf.append_epoch(nan), doctest::Contains("'Steps'"), std::invalid_argument);
+    CHECK(rf.epochs() == 3);
+    Row nan_ok{{"Epoch", 3}, {"AverageEpRet", std::nan("")}, {"Steps", 16000}};  // NaN where it means "none"
+    rf.append_epoch(nan_ok);
+    rf.commit();
+  }
+  {
+    h5::ErrorSilencer quiet;
+    h5::File f(h5::check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open"));
+    const h5::Group g = h5::open_group(f.get(), "epochs");
+    CHECK(h5::has_type<long long>(h5::open_dataset(g.get(), "Epoch").get(), "Epoch"));
+    CHECK(h5::has_type<long long>(h5::open_dataset(g.get(), "Steps").get(), "Steps"));
+    CHECK(h5::has_type<double>(h5::open_dataset(g.get(), "AverageEpRet").get(), "AverageEpRet"));
+  }
+  {
+    RunFile rf = RunFile::open_for_resume(path, 2);  // types are kept across a resume
+    Row r{{"Epoch", 2}, {"AverageEpRet", 7}, {"Steps", 12000}};
+    rf.append_epoch(r);
+    rf.commit();
+  }
+  const RunData d = read_run_file(path);  // read as numbers whatever their file type
+  CHECK(d.column("Epoch").values == std::vector<double>{0, 1, 2});
+  CHECK(d.column("Steps").values == std::vector<double>{4000, 8000, 12000});
+  CHECK(d.column("AverageEpRet").values == std::vector<double>{0, 0.5, 7});
+  RunFile other = RunFile::create(dir.file("other.h5"), kAttrs);
+  CHECK_THROWS_AS(other.declare_columns({"A", "B"}, {true}), std::invalid_argument);
 }
 
 TEST_CASE("append_episodes checks its arguments") {

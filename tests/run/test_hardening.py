@@ -287,6 +287,9 @@ def case_run_record(tmp):
         for name, ds in f["epochs"].items():
             assert ds.attrs.get("description"), name
         assert f["epochs/Time"].attrs["units"] == "s" and f["epochs/EpLen"].attrs["units"] == "steps"
+        for name in ["Epoch", "TotalEnvInteracts", "StopIter", "Episodes"]:  # counts are integers
+            assert f[f"epochs/{name}"].dtype == "int64", (name, f[f"epochs/{name}"].dtype)
+        assert f["epochs/AverageEpRet"].dtype == "float64"
     p = run(2, "--vf-lr", "1e300", "--epochs", "3", "--out", f"{tmp}/nan", *SMALL, expect=1)
     with h5py.File(f"{tmp}/nan/run.h5", "r") as f:
         assert f.attrs["exit_status"].startswith("failed: training diverged in epoch 0"), f.attrs["exit_status"]

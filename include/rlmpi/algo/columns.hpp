@@ -15,7 +15,7 @@ struct ColumnInfo {
   const char* description;  // /epochs/<name> attribute "description"
   const char* units;        // attribute "units" ("" for none)
   bool printed;             // shown in the per-epoch table
-  bool integer;             // a count: printed without decimals
+  bool integer;             // a count: printed without decimals, int64 in the run file
 };
 
 std::span<const ColumnInfo> column_table();

@@ -104,6 +104,9 @@ std::vector<T> read_all(Id dataset);
 // Throws unless the dataset's element type is the file type written for T.
 template <class T>
 void require_type(Id dataset, std::string_view what);
+// Whether the dataset's element type is the file type written for T.
+template <class T>
+bool has_type(Id dataset, std::string_view what);
 
 // ---- whole 1-D datasets under HDF5's Fletcher32 checksum (checkpoints)
 // Creates `name` holding `values` (T as above), chunked to its own size (chunks of at most

@@ -60,8 +60,10 @@ class RunFile {
   void set_units(const std::string& column, const std::string& unit) { set_column_attribute(column, "units", unit); }
   // Creates the /epochs datasets, empty, before the first row, so that a reader finds every
   // column even in a run stopped before its first epoch. The names fix the column set as the
-  // first append_epoch() would; no-op once columns exist.
-  void declare_columns(const std::vector<std::string>& names);
+  // first append_epoch() would; no-op once columns exist. `integer[i]` (default: none) makes
+  // column i int64 in the file (counts: epoch, steps, iterations); the rest are float64. A
+  // value written to an integer column must be a finite whole number (std::invalid_argument).
+  void declare_columns(const std::vector<std::string>& names, const std::vector<bool>& integer = {});
   // One row: one value per statistic. The first row ever fixes the column set (and the
   // dataset order); later rows must name the same columns, in any order, else
   // std::invalid_argument. A name must be non-empty, not ".", and contain no '/'.
