@@ -11,13 +11,29 @@
 
 namespace rlmpi::algo {
 
+nn::Isa agreed_isa(const Config& cfg, const mpi::Comm& comm) {
+  if (cfg.isa == "auto") return static_cast<nn::Isa>(comm.allreduce_min(static_cast<double>(nn::best_isa())));
+  const nn::Isa isa = nn::parse_isa(cfg.isa);
+  if (comm.allreduce_min(nn::cpu_supports(isa) ? 1.0 : 0.0) == 0) {
+    std::string here;
+    for (nn::Isa s : nn::supported_isas()) {
+      if (!here.empty()) here += ", ";
+      here += nn::to_string(s);
+    }
+    throw UsageError("--isa " + cfg.isa + ": not every rank's CPU runs it (rank " + std::to_string(comm.rank()) +
+                     " runs: " + here + "; allowed: auto or a set every rank runs)");
+  }
+  return isa;
+}
+
 template <class T>
 ActorCritic<T> make_actor_critic(const Config& cfg, int obs_dim, bool discrete, int n_or_act_dim,
                               const mpi::Comm& comm) {
   const nn::Activation act = nn::parse_activation(cfg.activation);
+  const nn::Isa isa = agreed_isa(cfg, comm);
   ActorCritic<T> ac;
-  ac.pi = nn::make_policy<T>(discrete, obs_dim, n_or_act_dim, cfg.hid, act);
-  ac.v = std::make_unique<nn::ValueFunction<T>>(obs_dim, cfg.hid, act);
+  ac.pi = nn::make_policy<T>(discrete, obs_dim, n_or_act_dim, cfg.hid, act, isa);
+  ac.v = std::make_unique<nn::ValueFunction<T>>(obs_dim, cfg.hid, act, isa);
   ac.pi_params = VectorX<T>::Zero(ac.pi->num_params());
   ac.v_params = VectorX<T>::Zero(ac.v->num_params());
   // Initialised from the base seed on rank 0, then broadcast (Spinning Up's sync_params).
@@ -85,8 +101,9 @@ void prepare_value_work(const ActorCritic<T>& ac, const Config& cfg, ValueFitWor
   safe_resize(work.grad, ac.v_params.size());
   if (cfg.clip_vloss) {
     const nn::Mlp<T>& layout = ac.v->mlp();
-    if (!work.mlp || work.mlp->sizes() != layout.sizes() || work.mlp->activation() != layout.activation())
-      work.mlp = std::make_unique<nn::Mlp<T>>(layout.sizes(), layout.activation());
+    if (!work.mlp || work.mlp->sizes() != layout.sizes() || work.mlp->activation() != layout.activation() ||
+        work.mlp->isa() != layout.isa())
+      work.mlp = std::make_unique<nn::Mlp<T>>(layout.sizes(), layout.activation(), layout.isa());
   }
 }
 }  // namespace

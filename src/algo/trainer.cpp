@@ -79,6 +79,7 @@ class Trainer::Impl {
   virtual EpochResult run_epoch() = 0;
   virtual void set_stop_check(std::function<bool()> stop) = 0;
   virtual int epoch() const = 0;
+  virtual nn::Isa isa() const = 0;
   virtual const Config& config() const = 0;
   virtual Eigen::VectorXd pi_params() const = 0;
   virtual Eigen::VectorXd v_params() const = 0;
@@ -105,6 +106,7 @@ class TrainerImpl final : public Trainer::Impl {
     comm_ = comm_.with_stop_check(&stop_check_);
   }
   int epoch() const override { return epoch_; }
+  nn::Isa isa() const override { return ac_.v->mlp().isa(); }
   const Config& config() const override { return cfg_; }
   Eigen::VectorXd pi_params() const override { return ac_.pi_params.template cast<double>(); }
   Eigen::VectorXd v_params() const override { return ac_.v_params.template cast<double>(); }
@@ -539,6 +541,7 @@ Trainer& Trainer::operator=(Trainer&&) noexcept = default;
 EpochResult Trainer::run_epoch() { return impl_->run_epoch(); }
 void Trainer::set_stop_check(std::function<bool()> stop) { impl_->set_stop_check(std::move(stop)); }
 int Trainer::epoch() const { return impl_->epoch(); }
+nn::Isa Trainer::isa() const { return impl_->isa(); }
 const Config& Trainer::config() const { return impl_->config(); }
 Eigen::VectorXd Trainer::pi_params() const { return impl_->pi_params(); }
 Eigen::VectorXd Trainer::v_params() const { return impl_->v_params(); }

@@ -40,6 +40,7 @@ void save_checkpoint(const algo::Trainer& trainer, const std::string& path, cons
   c.meta.emplace_back("epoch", static_cast<std::int64_t>(st.epoch));
   c.meta.emplace_back("total_steps", static_cast<std::int64_t>(st.total_steps));
   c.meta.emplace_back("elapsed_seconds", st.elapsed_seconds);
+  c.meta.emplace_back("isa", nn::to_string(trainer.isa()));  // informative: a resume may use another set
   for (const auto& a : st.arrays) c.arrays.emplace_back(a.name, a.data);
   c.rank_blobs = std::move(blobs);
   io::write_checkpoint(path, c);

@@ -258,6 +258,11 @@ const std::vector<OptionSpec>& option_table() {
       {"Network", "precision", "network arithmetic: float or double (environments always step in double)",
        [](Options& c, const std::string& v) { c.precision = parse_choice("precision", v, {"double", "float"}); },
        [](const Options& c) { return c.precision; }},
+      {"Network", "isa",
+       "instruction set of the network kernels: auto (the best every rank's CPU runs), sse2, avx2 or avx512 "
+       "(results differ between sets in the last bits)",
+       [](Options& c, const std::string& v) { c.isa = parse_choice("isa", v, {"auto", "sse2", "avx2", "avx512"}); },
+       [](const Options& c) { return c.isa; }},
       {"Network", "init-log-std", "initial log standard deviation of Gaussian policies (learned, state-independent)",
        [](Options& c, const std::string& v) {
          c.init_log_std = parse_real("init-log-std", v, -20.0, 5.0, false, "a number in [-20, 5]");
@@ -494,7 +499,7 @@ Options merge_with_run(const Options& cfg, const std::vector<std::pair<std::stri
   // How the run is driven, not what it learns: free to change on resume, not recorded.
   constexpr const char* kOperational[] = {"epochs",     "out",           "resume",       "checkpoint-every",
                                           "stall-timeout", "quiet",      "eval-every", "eval-episodes",
-                                          "target-return", "time-limit", "skip-memory-check"};
+                                          "target-return", "time-limit", "skip-memory-check", "isa"};
   // Part of the checkpoint's identity: a resume cannot change them at all.
   constexpr const char* kIdentity[] = {"algo",          "env",        "hid",           "activation",
                                        "precision",     "ppo-variant", "envs-per-rank", "steps-per-epoch",

@@ -242,6 +242,7 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
                         : io::RunFile::create(plan.run_file, run_attributes(cfg, world));
       describe_columns(*run, trainer.columns());
       record_start(*run, cfg, plan.resume);
+      run->set_attribute("isa", nn::to_string(trainer.isa()));  // this start's kernels
       if (plan.resume) {  // the run's target and the options changed by this start
         run->set_attribute("config.epochs", static_cast<std::int64_t>(cfg.epochs));
         for (const auto& c : changes) {
@@ -259,10 +260,20 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
 
   if (world.is_root()) {
     std::printf("rlmpi %s: %s on %s, %d rank(s) x %d env(s), seed %llu, epochs %d..%d of %d steps (%d per rank, "
-                "epoch end: %s); run file %s\n",
+                "epoch end: %s, %s %s kernels); run file %s\n",
                 kVersion, cfg.algo.c_str(), cfg.env.c_str(), world.size(), cfg.envs_per_rank,
                 static_cast<unsigned long long>(cfg.seed), trainer.epoch(), cfg.epochs - 1, cfg.steps_per_epoch,
-                cfg.steps_per_epoch / world.size(), cfg.epoch_end.c_str(), plan.run_file.c_str());
+                cfg.steps_per_epoch / world.size(), cfg.epoch_end.c_str(), nn::to_string(trainer.isa()).c_str(),
+                cfg.precision.c_str(), plan.run_file.c_str());
+    if (plan.resume) {
+      const std::string* was = nullptr;  // checkpoints before 0.2 do not say
+      for (const auto& [k, v] : ckpt.meta)
+        if (k == "isa") was = std::get_if<std::string>(&v);
+      if (was && *was != nn::to_string(trainer.isa()))
+        std::printf("rlmpi: note: the checkpoint was written by the %s kernels and this run uses %s: it continues "
+                    "the run, but its results may differ in the last bits from an uninterrupted %s run\n",
+                    was->c_str(), nn::to_string(trainer.isa()).c_str(), was->c_str());
+    }
     std::printf("Number of parameters: pi: %lld, v: %lld\n",
                 static_cast<long long>(trainer.pi_params().size()), static_cast<long long>(trainer.v_params().size()));
     std::fflush(stdout);

@@ -11,11 +11,11 @@ using detail::require;
 
 template <class T>
 CategoricalPolicy<T>::CategoricalPolicy(int obs_dim, int n_actions, std::vector<int> hidden,
-                                        Activation act) {
+                                        Activation act, Isa isa) {
   std::vector<int> sizes{obs_dim};
   sizes.insert(sizes.end(), hidden.begin(), hidden.end());
   sizes.push_back(n_actions);
-  mlp_ = Mlp<T>(std::move(sizes), act);
+  mlp_ = Mlp<T>(std::move(sizes), act, isa);
 }
 
 template <class T>

@@ -12,11 +12,11 @@ using detail::require;
 
 template <class T>
 DiagGaussianPolicy<T>::DiagGaussianPolicy(int obs_dim, int act_dim, std::vector<int> hidden,
-                                          Activation act) {
+                                          Activation act, Isa isa) {
   std::vector<int> sizes{obs_dim};
   sizes.insert(sizes.end(), hidden.begin(), hidden.end());
   sizes.push_back(act_dim);
-  mlp_ = Mlp<T>(std::move(sizes), act);
+  mlp_ = Mlp<T>(std::move(sizes), act, isa);
   log_std_.setZero(act_dim);
   std_.setOnes(act_dim);
   inv_var_.setOnes(act_dim);

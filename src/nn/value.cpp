@@ -8,11 +8,11 @@ namespace rlmpi::nn {
 inline namespace RLMPI_NN_ABI {
 
 template <class T>
-ValueFunction<T>::ValueFunction(int obs_dim, std::vector<int> hidden, Activation act) {
+ValueFunction<T>::ValueFunction(int obs_dim, std::vector<int> hidden, Activation act, Isa isa) {
   std::vector<int> sizes{obs_dim};
   sizes.insert(sizes.end(), hidden.begin(), hidden.end());
   sizes.push_back(1);
-  mlp_ = Mlp<T>(std::move(sizes), act);
+  mlp_ = Mlp<T>(std::move(sizes), act, isa);
 }
 
 template <class T>

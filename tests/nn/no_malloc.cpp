@@ -9,6 +9,9 @@
 // uninstrumented library code for them. Eigen's own templates (GEMM driver, dense storage) are
 // instantiated here as well; they are shared weak symbols, and since this object precedes the
 // static library on the link line the linker keeps this translation unit's instrumented copies.
+// The GEMM and tanh kernels are not recompiled here: they run in the library's per-instruction-set
+// tables (src/nn/kernels), which take their buffers from the workspace; tests/algo/no_malloc.cpp
+// counts every malloc of the process through them.
 // Release builds define NDEBUG, which turns Eigen's check into a no-op, so eigen_assert is
 // redefined to record failures; the first test case shows that the instrumentation is live.
 #include <string>
@@ -28,6 +31,7 @@ inline void violation(const char* what) { violations().emplace_back(what); }
 
 // clang-format off
 #include "../../src/nn/activation.cpp"
+#include "../../src/nn/isa.cpp"
 #include "../../src/nn/mlp.cpp"
 #include "../../src/nn/categorical.cpp"
 #include "../../src/nn/diag_gaussian.cpp"

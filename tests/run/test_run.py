@@ -2,7 +2,7 @@
 """End-to-end tests of `rlmpi` runs: run file, checkpoints, bit-exact resume, signals, locks, eval.
 
 usage: test_run.py RLMPI MPIEXEC CASE   (CASE: resume-1, resume-2, signal-1, signal-2, errors, eval, stall,
-       reproduce, presets, evaluation)
+       reproduce, presets, evaluation, isa)
 """
 import os
 import signal
@@ -396,6 +396,60 @@ def case_presets(tmp):
     print(f"{len(names)} presets load and train:", ", ".join(names))
 
 
+def cpu_isas():
+    """The kernel instruction sets this CPU runs (x86-64 levels, as rlmpi's nn/isa.cpp checks)."""
+    flags = set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    isas = ["sse2"]
+    if {"avx2", "fma", "bmi2", "movbe"} <= flags:
+        isas.append("avx2")
+        if {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"} <= flags:
+            isas.append("avx512")
+    return isas
+
+
+def case_isa(tmp):
+    """--isa: every set this CPU runs trains on 2 ranks; the set is printed and recorded in the
+    run file and checkpoint; sets differ only by rounding; auto is the best; a resume on another
+    set says its bits may differ; a set the CPU lacks, or a bad name, is exit 2 before any
+    directory is made."""
+    isas = cpu_isas()
+    args = ["--epochs", "2", "--steps-per-epoch", "2000", "--quiet"]
+    returns = {}
+    for isa in ["auto", *isas]:
+        d = f"{tmp}/{isa}"
+        p = run(2, *args, "--isa", isa, "--out", d)
+        used = isas[-1] if isa == "auto" else isa
+        assert f", {used} float kernels)" in p.stdout, p.stdout
+        with h5py.File(f"{d}/run.h5", "r") as f:
+            assert f.attrs["isa"] == used and f.attrs["config.isa"] == isa, dict(f.attrs)
+            returns[isa] = f["epochs/AverageEpRet"][:]
+            losses = f["epochs/LossV"][:]
+        with h5py.File(f"{d}/checkpoint.h5", "r") as f:
+            assert f.attrs["isa"] == used, dict(f.attrs)
+        returns[isa + "-lossv"] = losses
+    assert same_run(f"{tmp}/auto/run.h5", f"{tmp}/{isas[-1]}/run.h5") == 2  # auto is the best set, bit for bit
+    # Rounding differences only: the first epoch's losses agree to float precision.
+    for isa in isas:
+        a, b = returns[isa + "-lossv"][0], returns["sse2-lossv"][0]
+        assert abs(a - b) <= 1e-4 * abs(b), (isa, a, b)
+    if len(isas) > 1:
+        p = run(2, "--epochs", "3", "--steps-per-epoch", "2000", "--out", f"{tmp}/sse2", "--resume", "auto",
+                "--isa", isas[-1])
+        assert f"written by the sse2 kernels and this run uses {isas[-1]}" in p.stdout, p.stdout
+    for bad, words in [("avx", "invalid value 'avx' for --isa"), *[(i, "not every rank's CPU runs it")
+                                                         for i in ["avx2", "avx512"] if i not in isas]]:
+        d = f"{tmp}/bad-{bad}"
+        p = run(2, *args, "--isa", bad, "--out", d, expect=2)
+        assert words in p.stderr and p.stderr.count("\n") == 1, p.stderr
+        assert not os.path.exists(d), d
+    print("--isa: " + ", ".join(isas) + " train; auto = " + isas[-1] + "; recorded; resume note; bad sets refused")
+
+
 with tempfile.TemporaryDirectory(prefix="rlmpi-run-test-", ignore_cleanup_errors=True) as tmp:
     if CASE.startswith("resume-"):
         case_resume(int(CASE[-1]), tmp)
@@ -413,6 +467,8 @@ with tempfile.TemporaryDirectory(prefix="rlmpi-run-test-", ignore_cleanup_errors
         case_presets(tmp)
     elif CASE == "evaluation":
         case_evaluation(tmp)
+    elif CASE == "isa":
+        case_isa(tmp)
     else:
         sys.exit(f"unknown case {CASE}")
 print("1 passed, 0 failed")

@@ -32,6 +32,11 @@ struct ActorCritic {
 
 // Builds the nets for an observation size and action space, initialises the parameters from
 // `seed` and broadcasts them from rank 0 so every rank starts from the same bits.
+// The instruction set of the nn kernels for cfg.isa, the same on every rank (collective):
+// "auto" is the best that every rank's CPU runs; a named set that some rank's CPU cannot run is
+// a UsageError on every rank.
+nn::Isa agreed_isa(const Config& cfg, const mpi::Comm& comm);
+
 template <class T>
 ActorCritic<T> make_actor_critic(const Config& cfg, int obs_dim, bool discrete, int n_or_act_dim,
                               const mpi::Comm& comm);

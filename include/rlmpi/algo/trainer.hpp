@@ -18,6 +18,7 @@
 #include "rlmpi/core/config.hpp"
 #include "rlmpi/env/env.hpp"
 #include "rlmpi/mpi/comm.hpp"
+#include "rlmpi/nn/isa.hpp"
 
 namespace rlmpi::algo {
 
@@ -62,6 +63,8 @@ class Trainer {
   void set_stop_check(std::function<bool()> stop);
 
   int epoch() const;
+  // The instruction set the networks' kernels run (cfg.isa agreed across ranks).
+  nn::Isa isa() const;
   const Config& config() const;
   // The networks' parameters, widened to double.
   Eigen::VectorXd pi_params() const;

@@ -31,6 +31,8 @@ struct Config {
   std::string init = "default";  // default (PyTorch nn.Linear) | orthogonal
   double init_log_std = -0.5;    // Gaussian policies: initial log standard deviation (Spinning Up's -0.5)
   std::string precision = "float";  // float | double: the networks' (and buffer's) scalar; envs stay double
+  std::string isa = "auto";  // auto | sse2 | avx2 | avx512: instruction set of the nn kernels (auto: the
+                             // best that every rank's CPU runs)
 
   // locomotion extras (all off by default: Spinning Up's behaviour)
   bool normalize_obs = false;     // running mean/std of observations, merged across ranks per epoch, clip +-10

@@ -1,5 +1,5 @@
 #pragma once
-// Allocation-free GEMM for the nn kernels (internal; included by src/nn only).
+// Allocation-free GEMM for the nn kernels (internal; used by src/nn only).
 //
 // Why not `C.noalias() = A * B`: Eigen's product packs its operands into scratch buffers that it
 // puts on the stack only up to EIGEN_STACK_ALLOCATION_LIMIT (128 KiB) and otherwise mallocs and
@@ -7,33 +7,74 @@
 // the packing buffers in the network's workspace and call Eigen's own GEMM driver
 // (internal::general_matrix_matrix_product, Eigen 3.4) with a blocking object pointing at them.
 // Same packing and micro-kernels as Eigen's operator*, no allocation.
+//
+// The driver runs in src/nn/kernels/kernels.cpp, compiled once per instruction set (isa.hpp);
+// a workspace calls the table of the set it was made for.
 #include <Eigen/Core>
 #include <algorithm>
+#include <cstdint>
+#include <type_traits>
 
 #include "rlmpi/core/safe_resize.hpp"
 #include "rlmpi/core/types.hpp"
 #include "rlmpi/nn/abi.hpp"
+#include "rlmpi/nn/isa.hpp"
 
 namespace rlmpi::nn {
 inline namespace RLMPI_NN_ABI {
 namespace detail {
 
-// Cache-block sizes for one GEMM shape, from Eigen's heuristic.
+// Cache-block sizes for one GEMM shape, from Eigen's heuristic (which depends on the
+// instruction set: its register blocks are as wide as its vectors).
 struct GemmPlan {
   Index kc = 0, mc = 0, nc = 0;
 };
 
+// The kernels of one instruction set for one scalar type. gemm: column-major
+// C (m x n, leading dimension ldc) += alpha * A * B with A m x k and B k x n, each stored
+// row-major (R) or column-major (C) as the name says (rc: A row-major, B column-major), using
+// the packing buffers block_a (kc * mc) and block_b (kc * nc) of `plan(m, n, k)`.
+template <class T>
+struct Kernels {
+  using Gemm = void (*)(const GemmPlan& p, Index m, Index n, Index k, const T* a, Index lda, const T* b,
+                        Index ldb, T* c, Index ldc, T alpha, T* block_a, T* block_b);
+  GemmPlan (*plan)(Index m, Index n, Index k);
+  Gemm rc, cr, cc;
+  void (*tanh)(T* z, Index count);  // z <- tanh(z), a few ulp
+};
+
+struct KernelTable {
+  Isa isa;
+  Kernels<float> f;
+  Kernels<double> d;
+};
+
+// The table of `isa` (throws std::invalid_argument if this CPU cannot run it).
+const KernelTable& kernel_table(Isa isa);
+
+template <class T>
+const Kernels<T>& kernels_of(const KernelTable& t) {
+  if constexpr (std::is_same_v<T, float>) {
+    return t.f;
+  } else {
+    return t.d;
+  }
+}
+
 template <class T>
 class GemmWorkspace {
  public:
+  explicit GemmWorkspace(Isa isa = best_isa()) : table_(&kernel_table(isa)) {}
+
+  Isa isa() const { return table_->isa; }
+  const Kernels<T>& kernels() const { return kernels_of<T>(*table_); }
+
   // Plans C(m x n) += A(m x k) B(k x n) and grows the shared packing buffers to fit. Any later
   // call with m, n, k no larger may use the plan without allocating (block sizes are caps).
   GemmPlan plan(Index m, Index n, Index k) {
-    GemmPlan p{k, m, n};
-    Eigen::internal::computeProductBlockingSizes<T, T, 1>(p.kc, p.mc, p.nc, Index{1});
-    const Index need_a = p.kc * p.mc, need_b = p.kc * p.nc;
-    safe_grow(block_a_, need_a);  // not resize(): exception safety, see safe_resize.hpp
-    safe_grow(block_b_, need_b);
+    const GemmPlan p = kernels().plan(m, n, k);
+    safe_grow(block_a_, p.kc * p.mc + kSlack);  // not resize(): exception safety, see safe_resize.hpp
+    safe_grow(block_b_, p.kc * p.nc + kSlack);
     return p;
   }
 
@@ -42,31 +83,27 @@ class GemmWorkspace {
   template <int AOrder, int BOrder>
   void gemm(const GemmPlan& p, Index m, Index n, Index k, const T* a, Index lda, const T* b,
             Index ldb, T* c, Index ldc, T alpha = T(1)) {
+    static_assert(!(AOrder == Eigen::RowMajor && BOrder == Eigen::RowMajor), "no kernel for rr");
     if (m == 0 || n == 0 || k == 0) return;
     flops_ += 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-    Blocking blocking(block_a_.data(), block_b_.data(), p);
-    Eigen::internal::general_matrix_matrix_product<Index, T, AOrder, false, T, BOrder, false,
-                                                   Eigen::ColMajor, 1>::run(m, n, k, a, lda, b, ldb,
-                                                                            c, 1, ldc, alpha,
-                                                                            blocking, nullptr);
+    const Kernels<T>& kn = kernels();
+    const typename Kernels<T>::Gemm f = AOrder == Eigen::RowMajor ? kn.rc : BOrder == Eigen::RowMajor ? kn.cr : kn.cc;
+    f(p, m, n, k, a, lda, b, ldb, c, ldc, alpha, aligned(block_a_), aligned(block_b_));
   }
 
   // Floating-point operations of every gemm() so far (2 m n k each): the achieved rate.
   double flops() const { return flops_; }
 
  private:
-  // Eigen's blocking interface with our buffers (it only reads blockA/blockB/kc/mc/nc).
-  class Blocking : public Eigen::internal::level3_blocking<T, T> {
-   public:
-    Blocking(T* a, T* b, const GemmPlan& p) {
-      this->m_blockA = a;
-      this->m_blockB = b;
-      this->m_kc = p.kc;
-      this->m_mc = p.mc;
-      this->m_nc = p.nc;
-    }
-  };
+  // The kernels read their packed blocks with aligned vector loads (64 bytes for AVX-512),
+  // while this (baseline) code allocates with the baseline's 16-byte alignment.
+  static constexpr Index kAlign = 64, kSlack = kAlign / sizeof(T);
+  static T* aligned(VectorX<T>& v) {
+    const auto a = reinterpret_cast<std::uintptr_t>(v.data());
+    return reinterpret_cast<T*>((a + kAlign - 1) / kAlign * kAlign);
+  }
 
+  const KernelTable* table_;
   VectorX<T> block_a_, block_b_;
   double flops_ = 0;
 };

@@ -60,7 +60,9 @@ class Mlp {
  public:
   Mlp() = default;
   // sizes = {in, hidden..., out}; at least {in, out}, all positive (std::invalid_argument).
-  Mlp(std::vector<int> sizes, Activation act);
+  // The batched passes run the kernels of `isa` (isa.hpp; std::invalid_argument if this CPU
+  // cannot run them).
+  Mlp(std::vector<int> sizes, Activation act, Isa isa = best_isa());
 
   Index num_params() const { return num_params_; }
   int in_dim() const { return sizes_.front(); }
@@ -68,6 +70,7 @@ class Mlp {
   int num_layers() const { return static_cast<int>(sizes_.size()) - 1; }
   const std::vector<int>& sizes() const { return sizes_; }
   Activation activation() const { return act_; }
+  Isa isa() const { return gemm_.isa(); }
   // Offsets of W_l and b_l in the flat vector.
   Index weight_offset(int layer) const { return w_off_[layer]; }
   Index bias_offset(int layer) const { return b_off_[layer]; }

@@ -79,7 +79,7 @@ class Policy {
 template <class T>
 class CategoricalPolicy final : public Policy<T> {
  public:
-  CategoricalPolicy(int obs_dim, int n_actions, std::vector<int> hidden, Activation act);
+  CategoricalPolicy(int obs_dim, int n_actions, std::vector<int> hidden, Activation act, Isa isa = best_isa());
 
   Index num_params() const override { return mlp_.num_params(); }
   int obs_dim() const override { return mlp_.in_dim(); }
@@ -116,7 +116,7 @@ class CategoricalPolicy final : public Policy<T> {
 template <class T>
 class DiagGaussianPolicy final : public Policy<T> {
  public:
-  DiagGaussianPolicy(int obs_dim, int act_dim, std::vector<int> hidden, Activation act);
+  DiagGaussianPolicy(int obs_dim, int act_dim, std::vector<int> hidden, Activation act, Isa isa = best_isa());
 
   Index num_params() const override { return mlp_.num_params() + act_dim(); }
   int obs_dim() const override { return mlp_.in_dim(); }
@@ -153,7 +153,7 @@ class DiagGaussianPolicy final : public Policy<T> {
 // Categorical over n_actions_or_act_dim actions if discrete, else a diagonal Gaussian.
 template <class T>
 std::unique_ptr<Policy<T>> make_policy(bool discrete, int obs_dim, int n_actions_or_act_dim,
-                                       std::vector<int> hidden, Activation act);
+                                       std::vector<int> hidden, Activation act, Isa isa = best_isa());
 
 extern template class CategoricalPolicy<double>;
 extern template class CategoricalPolicy<float>;

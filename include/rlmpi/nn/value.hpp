@@ -15,7 +15,7 @@ inline namespace RLMPI_NN_ABI {
 template <class T>
 class ValueFunction {
  public:
-  ValueFunction(int obs_dim, std::vector<int> hidden, Activation act);
+  ValueFunction(int obs_dim, std::vector<int> hidden, Activation act, Isa isa = best_isa());
 
   Index num_params() const { return mlp_.num_params(); }
   int obs_dim() const { return mlp_.in_dim(); }

@@ -1,0 +1,171 @@
+// The per-instruction-set kernels (src/nn/kernels, chosen by nn/isa.hpp): every set this CPU
+// runs computes the same GEMMs and tanh as a plain reference, and networks on different sets
+// agree to rounding. Sets this CPU cannot run are refused.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "nn_test_util.hpp"
+#include "rlmpi/core/error.hpp"
+#include "rlmpi/nn/gemm.hpp"
+#include "rlmpi/nn/isa.hpp"
+#include "rlmpi/nn/mlp.hpp"
+
+using namespace rlmpi;
+using namespace rlmpi::nn;
+
+namespace {
+
+std::string names(const std::vector<Isa>& v) {
+  std::string s;
+  for (Isa i : v) {
+    if (!s.empty()) s += ',';
+    s += to_string(i);
+  }
+  return s;
+}
+
+// C += A B in double, A (m x k) and B (k x n) read through their storage orders.
+template <class T>
+MatrixX<double> reference(Index m, Index n, Index k, const std::vector<T>& a, bool a_row, Index lda,
+                          const std::vector<T>& b, bool b_row, Index ldb, const MatrixX<double>& c0) {
+  MatrixX<double> c = c0;
+  for (Index i = 0; i < m; ++i)
+    for (Index j = 0; j < n; ++j) {
+      double s = 0;
+      for (Index p = 0; p < k; ++p) {
+        const double aij = a[static_cast<std::size_t>(a_row ? i * lda + p : p * lda + i)];
+        const double bij = b[static_cast<std::size_t>(b_row ? p * ldb + j : j * ldb + p)];
+        s += aij * bij;
+      }
+      c(i, j) += s;
+    }
+  return c;
+}
+
+template <class T, int AOrder, int BOrder>
+void check_gemm(Isa isa, Index m, Index n, Index k, Rng& rng) {
+  constexpr bool a_row = AOrder == Eigen::RowMajor, b_row = BOrder == Eigen::RowMajor;
+  // Leading dimensions larger than the minimum: the kernels must honour them.
+  const Index lda = (a_row ? k : m) + 3, ldb = (b_row ? n : k) + 2, ldc = m + 1;
+  std::vector<T> a(static_cast<std::size_t>(lda * (a_row ? m : k))), b(static_cast<std::size_t>(ldb * (b_row ? k : n)));
+  for (T& x : a) x = static_cast<T>(rng.normal());
+  for (T& x : b) x = static_cast<T>(rng.normal());
+  std::vector<T> c(static_cast<std::size_t>(ldc * n));
+  MatrixX<double> c0(m, n);
+  for (Index j = 0; j < n; ++j)
+    for (Index i = 0; i < m; ++i) c0(i, j) = c[static_cast<std::size_t>(j * ldc + i)] = static_cast<T>(rng.normal());
+  detail::GemmWorkspace<T> ws(isa);
+  CHECK(ws.isa() == isa);
+  const detail::GemmPlan plan = ws.plan(m, n, k);
+  ws.template gemm<AOrder, BOrder>(plan, m, n, k, a.data(), lda, b.data(), ldb, c.data(), ldc);
+  const MatrixX<double> want = reference(m, n, k, a, a_row, lda, b, b_row, ldb, c0);
+  const double eps = std::numeric_limits<T>::epsilon();
+  double worst = 0;
+  for (Index j = 0; j < n; ++j)
+    for (Index i = 0; i < m; ++i)
+      worst = std::max(worst, std::abs(double(c[static_cast<std::size_t>(j * ldc + i)]) - want(i, j)) /
+                                  (std::sqrt(double(k)) + 1));
+  CAPTURE(to_string(isa));
+  CAPTURE(m);
+  CAPTURE(n);
+  CAPTURE(k);
+  CHECK(worst < eps * (16 + double(k) / 4));  // rounding grows with k; an indexing bug gives O(1)
+  CHECK(ws.flops() == 2.0 * double(m) * double(n) * double(k));
+}
+
+}  // namespace
+
+TEST_CASE("instruction sets: names, parsing, what this CPU runs") {
+  for (Isa i : {Isa::Sse2, Isa::Avx2, Isa::Avx512}) CHECK(parse_isa(to_string(i)) == i);
+  CHECK_THROWS_WITH_AS(parse_isa("avx"), doctest::Contains("'avx' (allowed: auto, sse2, avx2, avx512)"), UsageError);
+  const std::vector<Isa> here = supported_isas();
+  MESSAGE("this CPU runs: " << names(here) << "; best: " << to_string(best_isa()));
+  REQUIRE(!here.empty());
+  CHECK(here.front() == Isa::Sse2);
+  CHECK(here.back() == best_isa());
+  for (Isa i : {Isa::Sse2, Isa::Avx2, Isa::Avx512}) {
+    const bool listed = std::find(here.begin(), here.end(), i) != here.end();
+    CHECK(cpu_supports(i) == listed);
+    if (listed) {
+      CHECK(detail::kernel_table(i).isa == i);  // each table is its own set's
+    } else {
+      CHECK_THROWS_AS(detail::kernel_table(i), std::invalid_argument);
+      CHECK_THROWS_AS(Mlp<float>({4, 8, 2}, Activation::Tanh, i), std::invalid_argument);
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE("every instruction set's GEMM matches a reference in all three storage orders", T, float, double) {
+  Rng rng(7);
+  const Index shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {64, 300, 4}, {64, 257, 64}, {65, 33, 129}, {2, 200, 64},
+                             {64, 64, 1000}, {7, 3, 2000}};
+  for (Isa isa : supported_isas())
+    for (const auto& s : shapes) {
+      check_gemm<T, Eigen::RowMajor, Eigen::ColMajor>(isa, s[0], s[1], s[2], rng);
+      check_gemm<T, Eigen::ColMajor, Eigen::RowMajor>(isa, s[0], s[1], s[2], rng);
+      check_gemm<T, Eigen::ColMajor, Eigen::ColMajor>(isa, s[0], s[1], s[2], rng);
+    }
+}
+
+TEST_CASE_TEMPLATE("every instruction set's tanh is within a few ulp of std::tanh", T, float, double) {
+  std::vector<T> x;
+  for (int i = -4000; i <= 4000; ++i) x.push_back(static_cast<T>(i) / T(200));  // [-20, 20]
+  for (T v : {T(0), -T(0), T(1e-30), T(-1e-8), T(0.625), T(-0.625), T(50), T(-1000),
+              std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::infinity()})
+    x.push_back(v);
+  for (Isa isa : supported_isas()) {
+    std::vector<T> y = x;
+    y.push_back(std::numeric_limits<T>::quiet_NaN());
+    detail::kernels_of<T>(detail::kernel_table(isa)).tanh(y.data(), static_cast<Index>(y.size()));
+    CAPTURE(to_string(isa));
+    double worst_ulp = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const T want = std::tanh(x[i]);
+      const double ulp = std::max<double>(std::numeric_limits<T>::min(),
+                                          std::abs(double(std::nextafter(want, T(2)) - want)));
+      worst_ulp = std::max(worst_ulp, std::abs(double(y[i]) - double(want)) / ulp);
+    }
+    const std::string type = sizeof(T) == 4 ? "float" : "double";
+    MESSAGE(to_string(isa) << " tanh<" << type << ">: worst " << worst_ulp << " ulp");
+    CHECK(worst_ulp <= (sizeof(T) == 4 ? 8 : 4));  // float: Eigen's own tanh; double: ours
+    CHECK(std::isnan(y.back()));
+  }
+}
+
+TEST_CASE("networks on different instruction sets agree to rounding; one set is deterministic") {
+  Rng rng(3);
+  const Index n = 500;
+  const MatrixX<double> x = test::random_matrix(n, 6, rng);
+  const MatrixX<double> dy = test::random_matrix(n, 3, rng);
+  Mlp<double> base({6, 64, 64, 3}, Activation::Tanh, Isa::Sse2);
+  VectorX<double> p(base.num_params());
+  base.init(p, rng);
+  const MatrixX<double> y0 = base.forward(p.data(), x);
+  VectorX<double> g0(p.size());
+  base.backward(p.data(), dy, g0.data());
+  for (Isa isa : supported_isas()) {
+    CAPTURE(to_string(isa));
+    for (int twice = 0; twice < 2; ++twice) {
+      Mlp<double> net({6, 64, 64, 3}, Activation::Tanh, isa);
+      CHECK(net.isa() == isa);
+      const MatrixX<double> y = net.forward(p.data(), x);
+      VectorX<double> g(p.size());
+      net.backward(p.data(), dy, g.data());
+      CHECK((y - y0).cwiseAbs().maxCoeff() < 1e-12);
+      CHECK((g - g0).cwiseAbs().maxCoeff() < 1e-9 * (1 + g0.cwiseAbs().maxCoeff()));
+      static MatrixX<double> first_y;
+      static VectorX<double> first_g;
+      if (twice == 0) {
+        first_y = y;
+        first_g = g;
+      } else {
+        CHECK(y == first_y);  // bit for bit within a set
+        CHECK(g == first_g);
+      }
+    }
+  }
+}
