@@ -29,7 +29,7 @@ Write the /epochs table of rlmpi runs as text files, one set per run:
 RUN_OR_DIR is a run file or a directory searched recursively for run.h5 files. Files go next to
 each run.h5 (so `spinup.run plot runs/` works), or under --out-dir mirroring the run
 directories; existing files of these names are replaced. Counts (Epoch, TotalEnvInteracts,
-Episodes) are written as integers, everything else at full precision (Python repr: the
+Episodes, StopIter, BacktrackIters, Diverged) are written as integers, everything else at full precision (Python repr: the
 shortest text that reads back as the same float64); NaN (an epoch without a finished episode)
 is written as nan. Duplicate runs (same configuration and seed) are reported and written once.
 """
@@ -53,7 +53,7 @@ SPINUP_COLUMNS = {
     "vpg": _SPINUP_HEAD + ["Entropy", "KL", "Time"],
     "trpo": _SPINUP_HEAD + ["KL", "BacktrackIters", "Time"],
 }
-COUNT_COLUMNS = {"Epoch", "TotalEnvInteracts", "Episodes"}
+COUNT_COLUMNS = {"Epoch", "TotalEnvInteracts", "Episodes", "StopIter", "BacktrackIters", "Diverged"}  # int64 in the file
 
 
 def parse_args(argv):

@@ -16,4 +16,8 @@ if [[ $# -gt 0 ]]; then
 fi
 # The whole suite: the unit tests first, so a broken layer fails in a minute, then the rest.
 ctest --output-on-failure --timeout 900 -j "$(nproc)" -L unit
+# The AddressSanitizer build of the program (preset asan, build-asan/): "run: limits oom-runtime"
+# runs it through an allocation failure inside training and fails on any sanitizer report.
+(cd .. && cmake --preset asan >/dev/null && cmake --build build-asan --target rlmpi --parallel "$(nproc)")
+export RLMPI_REQUIRE_ASAN=1
 ctest --output-on-failure --timeout 900 -j "$(nproc)" -LE unit

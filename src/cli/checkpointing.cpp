@@ -1,6 +1,10 @@
 #include "checkpointing.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
 #include <string_view>
 #include <variant>
 
@@ -44,6 +48,40 @@ void save_checkpoint(const algo::Trainer& trainer, const std::string& path, cons
   for (const auto& a : st.arrays) c.arrays.emplace_back(a.name, a.data);
   c.rank_blobs = std::move(blobs);
   io::write_checkpoint(path, c);
+}
+
+void keep_checkpoint_history(const std::string& dir, const std::string& checkpoint, int last_epoch, int keep) {
+  if (keep <= 0) return;
+  namespace fs = std::filesystem;
+  char name[64];
+  std::snprintf(name, sizeof name, "checkpoint-epoch%06d.h5", last_epoch);
+  const fs::path kept = fs::path(dir) / name;
+  std::error_code ec;
+  fs::remove(kept, ec);  // a rolled-back run's own file of this epoch
+  fs::create_hard_link(checkpoint, kept, ec);
+  if (ec) {
+    ec.clear();
+    fs::copy_file(checkpoint, kept, fs::copy_options::overwrite_existing, ec);
+  }
+  if (ec) {
+    std::fprintf(stderr, "rlmpi: warning: --keep-checkpoints: cannot keep %s: %s (checkpoint.h5 is intact)\n",
+                 kept.c_str(), ec.message().c_str());
+    fs::remove(kept, ec);
+  }
+  std::vector<std::pair<long, fs::path>> history;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string f = e.path().filename().string();
+    if (f.size() == 25 && f.starts_with("checkpoint-epoch") && f.ends_with(".h5") &&
+        f.find_first_not_of("0123456789", 16) == 22)  // checkpoint-epoch + 6 digits + .h5
+      history.emplace_back(std::stol(f.substr(16, 6)), e.path());
+  }
+  std::sort(history.begin(), history.end());
+  for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < history.size(); ++i) {
+    fs::remove(history[i].second, ec);
+    if (ec)
+      std::fprintf(stderr, "rlmpi: warning: --keep-checkpoints: cannot remove %s: %s\n", history[i].second.c_str(),
+                   ec.message().c_str());
+  }
 }
 
 // Rank 0: reads and checks the checkpoint; returns it serialized for the broadcast.

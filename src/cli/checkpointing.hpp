@@ -20,6 +20,12 @@ std::vector<std::pair<std::string, std::string>> identity(const Options& cfg, co
 void save_checkpoint(const algo::Trainer& trainer, const std::string& path, const Options& cfg,
                      const mpi::Comm& world);
 
+// Rank 0, after `checkpoint` (in `dir`) was written for the epochs 0..last_epoch: with keep > 0
+// it is also kept as dir/checkpoint-epoch<last_epoch>.h5 (a hard link, or a copy where links are
+// impossible), and only the newest `keep` of those files (by epoch) stay. A failure is reported
+// on stderr and does not stop the run: checkpoint.h5 itself is intact.
+void keep_checkpoint_history(const std::string& dir, const std::string& checkpoint, int last_epoch, int keep);
+
 // Rank 0: reads the checkpoint and checks it against this run (throws UsageError).
 io::Checkpoint load_checkpoint(const std::string& path, const Options& cfg, const mpi::Comm& world);
 

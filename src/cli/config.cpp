@@ -366,6 +366,11 @@ const std::vector<OptionSpec>& option_table() {
       {"Output", "checkpoint-every", "epochs between checkpoints (a checkpoint is also written after the last epoch)",
        [](Options& c, const std::string& v) { c.checkpoint_every = parse_positive_int("checkpoint-every", v); },
        [](const Options& c) { return std::to_string(c.checkpoint_every); }},
+      {"Output", "keep-checkpoints",
+       "also keep the checkpoints of the newest N checkpointed epochs as checkpoint-epoch<E>.h5 next to "
+       "checkpoint.h5 (hard links; resumable and evaluable); 0: only checkpoint.h5",
+       [](Options& c, const std::string& v) { c.keep_checkpoints = parse_nonnegative_int("keep-checkpoints", v); },
+       [](const Options& c) { return std::to_string(c.keep_checkpoints); }},
       {"Cluster", "stall-timeout",
        "abort the job when a rank stops answering or the others wait for it in MPI longer than this many seconds "
        "(0: off; choose more than one epoch's rollout)",
@@ -499,7 +504,8 @@ Options merge_with_run(const Options& cfg, const std::vector<std::pair<std::stri
   // How the run is driven, not what it learns: free to change on resume, not recorded.
   constexpr const char* kOperational[] = {"epochs",     "out",           "resume",       "checkpoint-every",
                                           "stall-timeout", "quiet",      "eval-every", "eval-episodes",
-                                          "target-return", "time-limit", "skip-memory-check", "isa"};
+                                          "target-return", "time-limit", "skip-memory-check", "isa",
+                                          "keep-checkpoints"};
   // Part of the checkpoint's identity: a resume cannot change them at all.
   constexpr const char* kIdentity[] = {"algo",          "env",        "hid",           "activation",
                                        "precision",     "ppo-variant", "envs-per-rank", "steps-per-epoch",

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "rlmpi/core/error.hpp"
 #include "rlmpi/io/run_file.hpp"
@@ -40,13 +42,15 @@ RunPlan plan_run(const Options& cfg) {
     const fs::path r(cfg.resume);
     if (fs::is_directory(r, ec)) {
       p.dir = r.string();
-      p.checkpoint = (r / kCheckpointName).string();
+      p.resume_from = (r / kCheckpointName).string();
     } else {
-      p.checkpoint = r.string();
+      p.resume_from = r.string();
       p.dir = r.has_parent_path() ? r.parent_path().string() : ".";
     }
-    if (!fs::exists(p.checkpoint, ec))
-      throw UsageError("invalid value '" + cfg.resume + "' for --resume (no checkpoint at '" + p.checkpoint +
+    // Later checkpoints go to checkpoint.h5 whatever was read (best.h5 or a kept checkpoint stays).
+    p.checkpoint = (fs::path(p.dir) / kCheckpointName).string();
+    if (!fs::exists(p.resume_from, ec))
+      throw UsageError("invalid value '" + cfg.resume + "' for --resume (no checkpoint at '" + p.resume_from +
                        "'; allowed: auto, a run directory or a checkpoint file)");
     // The run continues where its checkpoint is; --out elsewhere would be silently ignored.
     if (!cfg.out.empty() && !fs::equivalent(cfg.out, p.dir, ec))
@@ -54,7 +58,7 @@ RunPlan plan_run(const Options& cfg) {
                        "' (allowed: no --out, or --out " + p.dir + "; to branch a run, copy its directory first)");
     p.resume = true;
   } else if (cfg.resume == "auto" && fs::exists(fs::path(p.dir) / kCheckpointName, ec)) {
-    p.checkpoint = (fs::path(p.dir) / kCheckpointName).string();
+    p.checkpoint = p.resume_from = (fs::path(p.dir) / kCheckpointName).string();
     p.resume = true;
   }
   p.run_file = (fs::path(p.dir) / kRunFileName).string();
@@ -83,6 +87,11 @@ RunPlan plan_run(const Options& cfg) {
       fs::remove(p.run_file, ec);
       fs::remove(p.checkpoint, ec);
       fs::remove(fs::path(p.dir) / kBestName, ec);  // the old run's best policy is not this run's
+      std::vector<fs::path> kept;  // nor its kept checkpoints (--keep-checkpoints)
+      for (const auto& e : fs::directory_iterator(p.dir, ec))
+        if (const std::string f = e.path().filename().string(); f.starts_with("checkpoint-epoch") && f.ends_with(".h5"))
+          kept.push_back(e.path());
+      for (const auto& k : kept) fs::remove(k, ec);
     }
     fs::create_directories(p.dir, ec);
     if (ec) throw UsageError("cannot create run directory '" + p.dir + "': " + ec.message());

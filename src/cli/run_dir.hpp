@@ -13,7 +13,8 @@ inline constexpr const char* kCheckpointName = "checkpoint.h5";
 inline constexpr const char* kBestName = "best.h5";  // --eval-every: the best evaluated policy
 
 struct RunPlan {
-  std::string dir, run_file, checkpoint;
+  std::string dir, run_file, checkpoint;  // checkpoint: where this run writes, always dir/checkpoint.h5
+  std::string resume_from;                // with resume: the checkpoint read (checkpoint.h5, best.h5, a kept one)
   bool resume = false;
 };
 

@@ -209,7 +209,7 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
   if (world.is_root()) {
     try {
       plan = plan_run_locked(cfg, lock);
-      if (plan.resume) ckpt = load_checkpoint(plan.checkpoint, cfg, world);
+      if (plan.resume) ckpt = load_checkpoint(plan.resume_from, cfg, world);
     } catch (const UsageError& e) {
       code = kExitUsage;
       message = e.what();
@@ -344,6 +344,7 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
       if (!diverged && (last || stop || target_reached || trainer.epoch() % cfg.checkpoint_every == 0)) {
         save_checkpoint(trainer, plan.checkpoint, cfg, world);
         last_checkpoint = trainer.epoch();
+        if (world.is_root()) keep_checkpoint_history(plan.dir, plan.checkpoint, trainer.epoch() - 1, cfg.keep_checkpoints);
       }
       trainer.add_io_seconds(MPI_Wtime() - io0);
       // Printed once durable: an epoch on the console is in the run file and (when due) the checkpoint.
@@ -377,6 +378,8 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
         if (out_of_time && last_checkpoint != trainer.epoch()) {
           save_checkpoint(trainer, plan.checkpoint, cfg, world);
           last_checkpoint = trainer.epoch();
+          if (world.is_root())
+            keep_checkpoint_history(plan.dir, plan.checkpoint, trainer.epoch() - 1, cfg.keep_checkpoints);
         }
       }
       if (out_of_time) {

@@ -181,6 +181,8 @@ def case_oom_runtime(tmp):
 
     asan = RLMPI if RLMPI_IS_ASAN else os.environ.get("RLMPI_ASAN_BINARY") or os.path.join(REPO, "build-asan", "rlmpi")
     if not os.access(asan, os.X_OK):
+        if os.environ.get("RLMPI_REQUIRE_ASAN"):  # tools/test.sh builds it: its absence is a failure there
+            sys.exit(f"FAIL: no ASan build at {asan} (RLMPI_REQUIRE_ASAN is set)")
         print(f"no ASan build at {asan}: ASan part skipped")
         return
     # ASan reserves terabytes of address space (no ulimit -v): its allocator refuses blocks above

@@ -2,7 +2,7 @@
 """End-to-end tests of `rlmpi` runs: run file, checkpoints, bit-exact resume, signals, locks, eval.
 
 usage: test_run.py RLMPI MPIEXEC CASE   (CASE: resume-1, resume-2, signal-1, signal-2, errors, eval, stall,
-       reproduce, presets, evaluation, isa)
+       reproduce, presets, evaluation, isa, keep-checkpoints)
 """
 import os
 import signal
@@ -450,6 +450,37 @@ def case_isa(tmp):
     print("--isa: " + ", ".join(isas) + " train; auto = " + isas[-1] + "; recorded; resume note; bad sets refused")
 
 
+def case_keep_checkpoints(tmp):
+    """--keep-checkpoints N keeps the newest N checkpoints by epoch beside checkpoint.h5; a kept one
+    resumes (rolling the run back to it, bit-identical to the straight run), evaluates, and is
+    never overwritten by the run it resumed; --force removes an old run's kept checkpoints."""
+    def kept(d):
+        return sorted(f for f in os.listdir(d) if f.startswith("checkpoint-epoch"))
+    straight, d = f"{tmp}/straight", f"{tmp}/kept"
+    run(2, "--epochs", "6", "--out", straight, *SMALL)
+    run(2, "--epochs", "5", "--keep-checkpoints", "2", "--out", d, *SMALL)
+    assert kept(d) == ["checkpoint-epoch000003.h5", "checkpoint-epoch000004.h5"], kept(d)
+    with open(f"{d}/checkpoint.h5", "rb") as a, open(f"{d}/checkpoint-epoch000004.h5", "rb") as b:
+        assert a.read() == b.read()
+    run(1, "eval", f"{d}/checkpoint-epoch000003.h5", "--episodes", "2")
+    with open(f"{d}/checkpoint-epoch000003.h5", "rb") as f:
+        before = f.read()
+    # Roll back to the end of epoch 3 and run to 6 epochs: the straight run's epochs, bit for bit.
+    p = run(2, "--epochs", "6", "--resume", f"{d}/checkpoint-epoch000003.h5", "--keep-checkpoints", "3", *SMALL)
+    assert same_run(f"{straight}/run.h5", f"{d}/run.h5") == 6
+    with open(f"{d}/checkpoint-epoch000003.h5", "rb") as f:
+        assert f.read() == before, "the checkpoint resumed from was overwritten"
+    assert kept(d) == ["checkpoint-epoch000003.h5", "checkpoint-epoch000004.h5", "checkpoint-epoch000005.h5"], kept(d)
+    # --checkpoint-every 2: the epochs that were checkpointed (1, 3, and the last, 4).
+    e = f"{tmp}/every2"
+    run(1, "--epochs", "5", "--checkpoint-every", "2", "--keep-checkpoints", "9", "--out", e, *SMALL)
+    assert kept(e) == ["checkpoint-epoch000001.h5", "checkpoint-epoch000003.h5", "checkpoint-epoch000004.h5"], kept(e)
+    run(1, "--epochs", "1", "--out", e, "--force", *SMALL)
+    assert kept(e) == [], kept(e)
+    run(1, "--epochs", "2", "--keep-checkpoints", "-1", "--out", f"{tmp}/neg", *SMALL, expect=2)
+    print("--keep-checkpoints: newest N by epoch kept, resumable (rollback bit-identical), evaluable, untouched")
+
+
 with tempfile.TemporaryDirectory(prefix="rlmpi-run-test-", ignore_cleanup_errors=True) as tmp:
     if CASE.startswith("resume-"):
         case_resume(int(CASE[-1]), tmp)
@@ -469,6 +500,8 @@ with tempfile.TemporaryDirectory(prefix="rlmpi-run-test-", ignore_cleanup_errors
         case_evaluation(tmp)
     elif CASE == "isa":
         case_isa(tmp)
+    elif CASE == "keep-checkpoints":
+        case_keep_checkpoints(tmp)
     else:
         sys.exit(f"unknown case {CASE}")
 print("1 passed, 0 failed")

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# MuJoCo learning-curve benchmark (issue 9): PPO and TRPO with default hyperparameters
-# (Spinning Up's, 4000 steps/epoch, 64x64 tanh) on the -v4 tasks, 2 ranks.
+# MuJoCo learning-curve benchmark (issues 9 and 19): on the -v4 tasks, default hyperparameters
+# (Spinning Up's, 4000 steps/epoch, 64x64 tanh) and the presets.
 #   tools/bench/mujoco_curves.sh [OUT_DIR] [EPOCHS] [SEEDS] [ENVS] [EXTRA...]
-# EPOCHS 750 = 3M steps (Spinning Up's protocol). Resumable: rerun the same command after an
-# interruption and every run continues from its checkpoint (--resume auto). Summary at the end.
+#   VARIANTS="ppo trpo ppo-preset" (default "ppo trpo"): ppo / trpo with defaults, <algo>-preset
+#   with --preset <algo>/<env>; NP=2 ranks per run (default 2).
+# EPOCHS 750 = 3M steps (Spinning Up's protocol; presets with other batch sizes get the same
+# number of steps: EPOCHS x 4000). Resumable: rerun the same command after an interruption and
+# every run continues from its checkpoint (--resume auto). Each finished run's per-epoch table is
+# written to tools/bench/results/mujoco/<variant>-<env>-s<seed>.csv (commit them: a machine may
+# be replaced), then a summary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-bench-runs/mujoco}
@@ -14,13 +19,28 @@ shift $(( $# < 4 ? $# : 4 ))
 if [[ $(id -u) -eq 0 ]]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 bin=${RLMPI:-build/rlmpi}
+csv_dir=tools/bench/results/mujoco
+mkdir -p "$csv_dir"
 for seed in $seeds; do
   for env in $envs; do
-    for algo in ppo trpo; do
-      dir="$out/$algo-$env-s$seed"
-      echo "== $algo $env seed $seed ($epochs epochs)"
-      mpirun -q -np "${NP:-2}" --oversubscribe "$bin" --algo "$algo" --env "$env" --seed "$seed" \
-        --epochs "$epochs" --out "$dir" --resume auto --quiet "$@"
+    for variant in ${VARIANTS:-ppo trpo}; do
+      algo=${variant%-preset}
+      opts=(--algo "$algo")
+      steps=$((epochs * 4000))
+      if [[ $variant == *-preset ]]; then
+        [[ -f configs/$algo/$env.ini ]] || { echo "== no preset $algo/$env: skipped"; continue; }
+        opts=(--preset "$algo/$env")
+        batch=$(sed -n 's/^ *steps-per-epoch *= *\([0-9]*\).*/\1/p' "configs/$algo/$env.ini" | tail -1)
+        per_epoch=${batch:-4000}
+        opts+=(--epochs $(( (steps + per_epoch - 1) / per_epoch )))
+      else
+        opts+=(--epochs "$epochs")
+      fi
+      dir="$out/$variant-$env-s$seed"
+      echo "== $variant $env seed $seed: ${opts[*]}"
+      mpirun -q -np "${NP:-2}" --oversubscribe "$bin" "${opts[@]}" --env "$env" --seed "$seed" \
+        --out "$dir" --resume auto --quiet "$@"
+      /usr/bin/python3 tools/export.py "$dir" --format csv --stdout > "$csv_dir/$variant-$env-s$seed.csv"
     done
   done
 done

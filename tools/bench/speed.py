@@ -11,7 +11,9 @@ the same per-rank work (4000 steps per rank, no KL early stop) with 1 and 2 rank
 
     /usr/bin/python3 tools/bench/speed.py [--bin build/rlmpi] [--reps 3] [--epochs 4]
         [--envs CartPole-v1,Pendulum-v1,Hopper-v5] [--algos ppo,trpo] [--ranks 1,2]
-        [--precisions double,float] [--out DIR] [--no-weak]
+        [--precisions double,float] [--isas auto] [--out DIR] [--no-weak]
+    Runs are interleaved: repetition r of every configuration runs before repetition r + 1 of any,
+    so a machine's load hits every configuration alike and the ratios of one invocation compare.
     /usr/bin/python3 tools/bench/speed.py --time-to-475 [--seeds 0,1,2,3,4] [--bin ...]
         PPO CartPole-v1, 2 ranks, default hyperparameters, 30 epochs per seed and precision:
         the first epoch whose AverageEpRet >= 475 and the wall time (Time column) at its end.
@@ -31,11 +33,11 @@ import h5py
 import numpy as np
 
 
-def run_once(binary, out, env, algo, ranks, precision, epochs, steps, extra=()):
+def run_once(binary, out, env, algo, ranks, precision, epochs, steps, extra=(), isa="auto"):
     if os.path.exists(out):
         shutil.rmtree(out)
     cmd = [binary, "--env", env, "--algo", algo, "--precision", precision, "--epochs", str(epochs),
-           "--steps-per-epoch", str(steps), "--quiet", "--out", out, *extra]
+           "--steps-per-epoch", str(steps), "--quiet", "--out", out, "--isa", isa, *extra]
     if ranks > 1:
         cmd = ["mpiexec", "-q", "-n", str(ranks), "--oversubscribe"] + cmd
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -88,6 +90,7 @@ def main():
     ap.add_argument("--algos", default="ppo,trpo")
     ap.add_argument("--ranks", default="1,2")
     ap.add_argument("--precisions", default="double,float")
+    ap.add_argument("--isas", default="auto", help="kernel instruction sets to compare (--isa), e.g. sse2,avx2")
     ap.add_argument("--out", default=None, help="scratch directory for the runs (default: a temp dir)")
     ap.add_argument("--no-weak", action="store_true")
     ap.add_argument("--time-to-475", action="store_true")
@@ -102,22 +105,25 @@ def main():
     if a.time_to_475:
         return time_to_475(a, scratch)
     print()
-    print("| env | algo | ranks | precision | steps/s | rollout % | update % | MPI % | I/O % | epoch s |")
-    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
-    results = {}
-    for env in a.envs.split(","):
-        for algo in a.algos.split(","):
-            for ranks in map(int, a.ranks.split(",")):
-                for prec in a.precisions.split(","):
-                    runs = [run_once(a.bin, os.path.join(scratch, f"{env}-{algo}-{ranks}-{prec}-{r}"), env, algo,
-                                     ranks, prec, a.epochs, 4000) for r in range(a.reps)]
-                    m = summarize(runs)
-                    results[(env, algo, ranks, prec)] = m
-                    wall = m["epoch_s"] + m["TimeIO"]
-                    share = {k: 100 * m[k] / wall for k in ("TimeRollout", "TimeUpdate", "TimeComm", "TimeIO")}
-                    print(f"| {env} | {algo} | {ranks} | {prec} | {m['StepsPerSecond']:.0f} | "
-                          f"{share['TimeRollout']:.1f} | {share['TimeUpdate']:.1f} | {share['TimeComm']:.1f} | "
-                          f"{share['TimeIO']:.1f} | {m['epoch_s']:.3f} |", flush=True)
+    configs = [(env, algo, ranks, prec, isa) for env in a.envs.split(",") for algo in a.algos.split(",")
+               for ranks in map(int, a.ranks.split(",")) for prec in a.precisions.split(",")
+               for isa in a.isas.split(",")]
+    runs = {c: [] for c in configs}
+    for r in range(a.reps):  # interleaved: see the docstring
+        for c in configs:
+            env, algo, ranks, prec, isa = c
+            runs[c].append(run_once(a.bin, os.path.join(scratch, f"{env}-{algo}-{ranks}-{prec}-{isa}-{r}"), env, algo,
+                                    ranks, prec, a.epochs, 4000, isa=isa))
+    print("| env | algo | ranks | precision | isa | steps/s | rollout % | update % | MPI % | I/O % | epoch s |")
+    print("|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|")
+    for c in configs:
+        env, algo, ranks, prec, isa = c
+        m = summarize(runs[c])
+        wall = m["epoch_s"] + m["TimeIO"]
+        share = {k: 100 * m[k] / wall for k in ("TimeRollout", "TimeUpdate", "TimeComm", "TimeIO")}
+        print(f"| {env} | {algo} | {ranks} | {prec} | {isa} | {m['StepsPerSecond']:.0f} | "
+              f"{share['TimeRollout']:.1f} | {share['TimeUpdate']:.1f} | {share['TimeComm']:.1f} | "
+              f"{share['TimeIO']:.1f} | {m['epoch_s']:.3f} |", flush=True)
     if a.no_weak:
         return 0
     print()

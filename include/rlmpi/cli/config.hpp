@@ -27,6 +27,7 @@ struct Options : Config {
   bool force = false;         // overwrite an existing run in --out
   bool allow_change = false;  // on resume: accept options that change the learning problem (recorded in /changes)
   int checkpoint_every = 1;   // epochs between checkpoints (and always after the last epoch)
+  int keep_checkpoints = 0;   // also keep the newest N checkpoints as checkpoint-epoch<E>.h5 (0: none)
   bool quiet = false;
   double stall_timeout = 0;   // seconds before a rank that stopped answering aborts the job (0: off)
 
