@@ -10,6 +10,7 @@
 
 #include "rlmpi/algo/algorithm.hpp"
 #include "rlmpi/algo/objectives.hpp"
+#include "rlmpi/nn/cg.hpp"
 #include "rlmpi/core/safe_resize.hpp"
 
 namespace rlmpi::algo {
@@ -63,7 +64,7 @@ class Trpo final : public Algorithm<T> {
       pi.fvp(v, damping, out);
       comm.average(Eigen::Ref<Vec>(out));
     };
-    conjugate_gradient<T>(fvp, g_, cfg_.cg_iters, cg_);
+    nn::conjugate_gradient<T>(fvp, g_, cfg_.cg_iters, cg_);
     const Vec& x = cg_.x;
     fvp(x, fx_);
     const double alpha = std::sqrt(2 * cfg_.delta / (x.dot(fx_) + 1e-8));
@@ -97,7 +98,7 @@ class Trpo final : public Algorithm<T> {
   nn::Adam<T> v_opt_;
   // Work space, sized by the first update: later updates of the same batch size allocate nothing.
   Vec logp_, kl_, w_, ent_, g_, fx_, theta_old_, full_step_;
-  CgWork<T> cg_;
+  nn::CgWork<T> cg_;
   ValueFitWork<T> v_work_;
 };
 

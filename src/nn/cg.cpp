@@ -1,6 +1,6 @@
 #include "rlmpi/nn/cg.hpp"
 
-#include <stdexcept>
+#include <utility>
 
 namespace rlmpi::nn {
 inline namespace RLMPI_NN_ABI {
@@ -8,22 +8,10 @@ inline namespace RLMPI_NN_ABI {
 template <class T>
 CgResult<T> conjugate_gradient(const LinearOperator<T>& fvp, const VectorX<T>& b, int iters,
                                T residual_tol) {
-  if (iters < 0) throw std::invalid_argument("conjugate_gradient: iters must be >= 0");
+  CgWork<T> work;
   CgResult<T> res;
-  res.x.setZero(b.size());
-  VectorX<T> r = b, p = b, z(b.size());
-  T rr = r.dot(r);
-  for (int i = 0; i < iters; ++i) {
-    if (rr == T(0) || rr < residual_tol) break;
-    fvp(p, z);
-    const T alpha = rr / (p.dot(z) + T(1e-8));
-    res.x += alpha * p;
-    r -= alpha * z;
-    const T rr_new = r.dot(r);
-    p = r + (rr_new / rr) * p;
-    rr = rr_new;
-    res.iters = i + 1;
-  }
+  res.iters = conjugate_gradient<T>(fvp, b, iters, work, residual_tol);
+  res.x = std::move(work.x);
   return res;
 }
 

@@ -109,27 +109,3 @@ TEST_CASE("trpo: natural-gradient step from a finite-difference Fisher matrix an
       check_trpo(discrete, seed, 0.2);  // large steps: the line search backtracks more often
     }
 }
-
-TEST_CASE_TEMPLATE("trpo: the allocation-free conjugate gradient gives nn::conjugate_gradient's bits", T, double,
-                   float) {
-  Rng rng(5);
-  for (int n : {1, 7, 40}) {
-    MatrixX<T> B(n, n);
-    for (int i = 0; i < n; ++i)
-      for (int j = 0; j < n; ++j) B(i, j) = static_cast<T>(rng.normal());
-    const MatrixX<T> A = B.transpose() * B + MatrixX<T>::Identity(n, n);
-    VectorX<T> b(n);
-    for (int i = 0; i < n; ++i) b[i] = static_cast<T>(rng.normal());
-    auto op = [&](const VectorX<T>& v, VectorX<T>& out) { out = A * v; };
-    for (int iters : {0, 3, 10, 60}) {
-      const auto ref = nn::conjugate_gradient<T>(op, b, iters);
-      algo::CgWork<T> work;
-      const int done = algo::conjugate_gradient<T>(op, b, iters, work);
-      CHECK(done == ref.iters);
-      CHECK(work.x == ref.x);
-      // Reused work space, same answer.
-      CHECK(algo::conjugate_gradient<T>(op, b, iters, work) == done);
-      CHECK(work.x == ref.x);
-    }
-  }
-}

@@ -75,3 +75,26 @@ TEST_CASE("conjugate_gradient: tolerance and zero right-hand side stop early") {
   CHECK(res.iters < 50);
   CHECK(rel_error(res.x.cast<double>(), a.ldlt().solve(b.cast<double>())) < 1e-3);
 }
+
+TEST_CASE_TEMPLATE("conjugate_gradient in caller-owned vectors: the allocating version's bits, reusable", T, double,
+                   float) {
+  Rng rng(5);
+  for (int n : {1, 7, 40}) {
+    MatrixX<T> B(n, n);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) B(i, j) = static_cast<T>(rng.normal());
+    const MatrixX<T> A = B.transpose() * B + MatrixX<T>::Identity(n, n);
+    VectorX<T> b(n);
+    for (int i = 0; i < n; ++i) b[i] = static_cast<T>(rng.normal());
+    auto op = [&](const VectorX<T>& v, VectorX<T>& out) { out = A * v; };
+    CgWork<T> work;
+    for (int iters : {0, 3, 10, 60}) {
+      const auto ref = conjugate_gradient<T>(LinearOperator<T>(op), b, iters);
+      CHECK(ref.iters <= iters);
+      for (int again = 0; again < 2; ++again) {  // the same work space, used again: the same answer
+        CHECK(conjugate_gradient<T>(op, b, iters, work) == ref.iters);
+        CHECK(work.x == ref.x);
+      }
+    }
+  }
+}

@@ -6,9 +6,10 @@
 #   with --preset <algo>/<env>; NP=2 ranks per run (default 2).
 # EPOCHS 750 = 3M steps (Spinning Up's protocol; presets with other batch sizes get the same
 # number of steps: EPOCHS x 4000). Resumable: rerun the same command after an interruption and
-# every run continues from its checkpoint (--resume auto). Each finished run's per-epoch table is
-# written to tools/bench/results/mujoco/<variant>-<env>-s<seed>.csv (commit them: a machine may
-# be replaced), then a summary.
+# every run continues from its checkpoint (--resume auto); a run whose CSV (below) is complete and
+# whose directory is absent (another machine) is skipped. Each finished run's per-epoch table is
+# written to tools/bench/results/mujoco/<variant>-<env>-s<seed>.csv and its deterministic
+# evaluation (10 episodes) to ...eval.txt (commit them: a machine may be replaced), then a summary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-bench-runs/mujoco}
@@ -37,10 +38,17 @@ for seed in $seeds; do
         opts+=(--epochs "$epochs")
       fi
       dir="$out/$variant-$env-s$seed"
+      csv="$csv_dir/$variant-$env-s$seed.csv"
+      want=${opts[-1]}  # the epoch target
+      if [[ -f $csv && $(( $(wc -l < "$csv") - 1 )) -ge $want && ! -d $dir ]]; then
+        echo "== $variant $env seed $seed: done ($csv)"; continue  # finished on another machine
+      fi
       echo "== $variant $env seed $seed: ${opts[*]}"
       mpirun -q -np "${NP:-2}" --oversubscribe "$bin" "${opts[@]}" --env "$env" --seed "$seed" \
         --out "$dir" --resume auto --quiet "$@"
-      /usr/bin/python3 tools/export.py "$dir" --format csv --stdout > "$csv_dir/$variant-$env-s$seed.csv"
+      # Deterministic evaluation of the final policy (10 episodes, the policy's mode).
+      "$bin" eval "$dir" --deterministic --episodes 10 > "${csv%.csv}.eval.txt"
+      /usr/bin/python3 tools/export.py "$dir" --format csv --stdout > "$csv"
     done
   done
 done

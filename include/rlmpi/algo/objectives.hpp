@@ -59,38 +59,4 @@ LineSearch backtracking_line_search(VectorX<T>& theta, const VectorX<T>& theta_o
   return {iters, false, 0.0, loss_old};
 }
 
-// Conjugate gradient for (F + damping I) x = b in caller-owned vectors: nn::conjugate_gradient's
-// iteration (Spinning Up's, fixed `iters`, 1e-8 in alpha, exit when r.r == 0) with the same
-// operations in the same order, so the same bits, but no allocation once the vectors have b's
-// size. fvp(p, z) writes F p into z (sized). Returns the iterations done; x in work.x.
-template <class T>
-struct CgWork {
-  VectorX<T> x, r, p, z;
-};
-template <class T, class Fvp>
-int conjugate_gradient(Fvp&& fvp, const VectorX<T>& b, int iters, CgWork<T>& w) {
-  if (iters < 0) throw std::invalid_argument("conjugate_gradient: iters must be >= 0");
-  safe_resize(w.x, b.size());
-  safe_resize(w.r, b.size());
-  safe_resize(w.p, b.size());
-  safe_resize(w.z, b.size());
-  w.x.setZero();
-  w.r = b;
-  w.p = b;
-  T rr = w.r.dot(w.r);
-  int done = 0;
-  for (int i = 0; i < iters; ++i) {
-    if (rr == T(0)) break;
-    fvp(std::as_const(w.p), w.z);
-    const T alpha = rr / (w.p.dot(w.z) + T(1e-8));
-    w.x += alpha * w.p;
-    w.r -= alpha * w.z;
-    const T rr_new = w.r.dot(w.r);
-    w.p = w.r + (rr_new / rr) * w.p;
-    rr = rr_new;
-    done = i + 1;
-  }
-  return done;
-}
-
 }  // namespace rlmpi::algo
