@@ -1,14 +1,15 @@
 // Roofline of the PPO update and cost of the rollout step on this CPU.
 //
-// 1. Attainable GEMM rate: Eigen `C.noalias() = A * B` (plain Eigen matrices, the library's
-//    own operator*) at exactly the shapes of one update batch (N = 4000 rows, 64x64 nets):
+// 1. Attainable GEMM rate: the library's GEMM kernels of the instruction set the networks run
+//    (nn::best_isa(): Eigen's GEMM driver compiled for that set, nn/gemm.hpp) on plain
+//    column-major matrices at exactly the shapes of one update batch (N = 4000 rows, 64x64 nets):
 //      forward   Z(N x out)   = H(N x in) W^T          per layer
 //      weight    dW(out x in) = dZ^T(out x N) H(N x in) per layer
 //      input     dH(N x in)   = dZ(N x out) W           per layer above the first
 //    plus a large square GEMM (1024^3) as the CPU's single-core ceiling, in double and float.
 //    The "attainable" rate of an update is its GEMM FLOPs divided by the time of exactly those
-//    GEMMs run alone through Eigen's operator* (no bias, activation, softmax, Adam): what an
-//    implementation spending no time outside Eigen's GEMM at these shapes would reach. It is
+//    GEMMs run alone through the same kernels (no bias, activation, softmax, Adam): what an
+//    implementation spending no time outside the GEMM at these shapes would reach. It is
 //    timed rep by rep interleaved with the real update, so both see the same machine load (this
 //    machine is shared); the fraction is the median over reps of the per-rep ratio.
 // 2. A PPO-like update through the real rlmpi::nn classes: 80 policy iterations (forward,
@@ -36,6 +37,8 @@
 #include "rlmpi/core/types.hpp"
 #include "rlmpi/env/env.hpp"
 #include "rlmpi/nn/adam.hpp"
+#include "rlmpi/nn/gemm.hpp"
+#include "rlmpi/nn/isa.hpp"
 #include "rlmpi/nn/policy.hpp"
 #include "rlmpi/nn/value.hpp"
 #include "peak_fma.hpp"
@@ -81,19 +84,35 @@ struct GemmResult {
   double gflops() const { return 2.0 * double(m) * double(n) * double(k) / seconds * 1e-9; }
 };
 
+// C (m x n) += A (m x k) B (k x n), all column-major, through the networks' GEMM kernels.
+template <class T>
+struct KernelGemm {
+  using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  rlmpi::nn::detail::GemmWorkspace<T> ws{rlmpi::nn::best_isa()};
+  rlmpi::nn::detail::GemmPlan plan;
+  Mat a, b, c;
+  KernelGemm(Index m, Index n, Index k, rlmpi::Rng& rng)
+      : a(random_mat<Mat>(m, k, rng)), b(random_mat<Mat>(k, n, rng)), c(Mat::Zero(m, n)) {
+    plan = ws.plan(m, n, k);
+  }
+  void run() {
+    ws.template gemm<Eigen::ColMajor, Eigen::ColMajor>(plan, c.rows(), c.cols(), a.cols(), a.data(), a.rows(),
+                                                       b.data(), b.rows(), c.data(), c.rows());
+  }
+};
+
 template <class T>
 GemmResult time_gemm(const std::string& what, Index m, Index n, Index k, int reps) {
-  using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
   rlmpi::Rng rng(7);
-  const Mat a = random_mat<Mat>(m, k, rng), b = random_mat<Mat>(k, n, rng);
-  Mat c(m, n);
-  c.noalias() = a * b;
-  const double one = seconds([&] { c.noalias() = a * b; });
+  KernelGemm<T> g(m, n, k, rng);
+  auto& c = g.c;
+  g.run();
+  const double one = seconds([&] { g.run(); });
   const int inner = std::max(1, static_cast<int>(0.02 / std::max(one, 1e-7)));
   std::vector<double> t;
   for (int r = 0; r < std::max(reps, 5) * 3; ++r)
     t.push_back(seconds([&] {
-                  for (int i = 0; i < inner; ++i) c.noalias() = a * b;
+                  for (int i = 0; i < inner; ++i) g.run();
                 }) /
                 inner);
   volatile T sink = c(0, 0);
@@ -149,27 +168,22 @@ Attainable<T> attainable(const std::vector<Shape>& shapes, std::vector<GemmResul
   return a;
 }
 
-// The GEMMs of `shapes` with Eigen's operator* on preallocated matrices (inputs random).
+// The GEMMs of `shapes` through the networks' kernels on preallocated matrices (inputs random).
 template <class T>
 struct GemmSet {
-  using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
-  std::vector<Mat> a, b, c;
+  std::vector<std::unique_ptr<KernelGemm<T>>> g;
   explicit GemmSet(const std::vector<Shape>& shapes) {
     rlmpi::Rng rng(5);
-    for (const auto& s : shapes) {
-      a.push_back(random_mat<Mat>(s.m, s.k, rng));
-      b.push_back(random_mat<Mat>(s.k, s.n, rng));
-      c.push_back(Mat(s.m, s.n));
-    }
+    for (const auto& s : shapes) g.push_back(std::make_unique<KernelGemm<T>>(s.m, s.n, s.k, rng));
   }
   void run() {
-    for (std::size_t i = 0; i < a.size(); ++i) c[i].noalias() = a[i] * b[i];
+    for (auto& x : g) x->run();
   }
 };
 
 struct UpdateTimes {
   double update = 0;      // median seconds of one update (80 + 80 iterations)
-  double gemm_only = 0;   // median seconds of the same GEMMs alone (Eigen operator*)
+  double gemm_only = 0;   // median seconds of the same GEMMs alone (the kernels)
   double ratio = 0;       // median over reps of gemm_only / update (interleaved, same load)
   double pi_share = 0;    // policy part of the update time
 };
@@ -294,9 +308,9 @@ void run_type(const char* type, const std::vector<Problem>& problems, int reps, 
   std::vector<GemmResult> cache;
   if (!quick) {
     const GemmResult big = time_gemm<T>("square", 1024, 1024, 1024, 5);
-    std::printf("  square GEMM 1024^3 (single-core ceiling of Eigen): %.2f GFLOP/s\n", big.gflops());
+    std::printf("  square GEMM 1024^3 (single-core ceiling of the kernels): %.2f GFLOP/s\n", big.gflops());
   }
-  std::printf("  Eigen GEMM at the update's shapes (m x k x n, median per call):\n");
+  std::printf("  GEMM kernels at the update's shapes (m x k x n, median per call):\n");
   struct Row {
     std::string name;
     double gflop, t, achieved, attain, frac, share;
@@ -322,7 +336,7 @@ void run_type(const char* type, const std::vector<Problem>& problems, int reps, 
   for (const auto& r : rows)
     std::printf("  %-26s %8.3f %8.4f %8.2f %8.2f %8.1f%% %7.1f%% %8.1f%%\n", r.name.c_str(), r.gflop, r.t,
                 r.achieved, r.attain, 100 * r.frac, 100 * r.share, 100 * r.achieved / peak_gflops);
-  std::printf("  (attain. = the same GEMMs alone with Eigen operator*, timed interleaved with the update;\n"
+  std::printf("  (attain. = the same GEMMs alone through the kernels, timed interleaved with the update;\n"
               "   fraction = median over reps of attainable time / update time;\n"
               "   of peak = GFLOP/s / this core's measured %s peak, %.1f GFLOP/s in %s)\n",
               peak_isa, peak_gflops, type);
@@ -349,8 +363,9 @@ int main(int argc, char** argv) {
   }
   std::printf("bench_roofline: N = %ld rows, 64x64 tanh nets, %d+%d iterations, median of %d reps\n",
               static_cast<long>(kN), kIters, kIters, reps);
-  std::printf("SIMD: %s; 1 thread. GFLOP counts GEMM FLOPs only (2 m n k).\n",
-              Eigen::SimdInstructionSetsInUse());
+  std::printf("kernels: %s (nn::best_isa(); this program's own code: %s); 1 thread. GFLOP counts GEMM FLOPs "
+              "only (2 m n k).\n",
+              rlmpi::nn::to_string(rlmpi::nn::best_isa()).c_str(), Eigen::SimdInstructionSetsInUse());
   const std::vector<Problem> problems{{"CartPole (4->64->64->2)", true, 4, 2},
                                       {"Hopper (11->64->64->3)", false, 11, 3}};
   // The core's peak, measured (tools/bench/peak_fma.hpp); fractions are of the best ISA it has.
