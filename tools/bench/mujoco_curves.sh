@@ -11,7 +11,7 @@
 # written to tools/bench/results/mujoco/<variant>-<env>-s<seed>.csv and its deterministic
 # evaluation (10 episodes) to ...eval.txt (commit them: a machine may be replaced), then a summary.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "${RLMPI_REPO:-$(dirname "$0")/../..}"  # RLMPI_REPO: when this script runs from a copy
 out=${1:-bench-runs/mujoco}
 epochs=${2:-750}
 seeds=${3:-"0 1 2"}
@@ -30,6 +30,9 @@ for seed in $seeds; do
       steps=$((epochs * 4000))
       if [[ $variant == *-preset ]]; then
         [[ -f configs/$algo/$env.ini ]] || { echo "== no preset $algo/$env: skipped"; continue; }
+        if ! grep -Ev '^ *(#|$|algo *=|env *=|epochs *=)' "configs/$algo/$env.ini" > /dev/null; then
+          echo "== preset $algo/$env is the defaults: see $algo $env"; continue
+        fi
         opts=(--preset "$algo/$env")
         batch=$(sed -n 's/^ *steps-per-epoch *= *\([0-9]*\).*/\1/p' "configs/$algo/$env.ini" | tail -1)
         per_epoch=${batch:-4000}

@@ -2,7 +2,8 @@
 # The race (issue 18): PPO on Pendulum-v1 with RLtools' example settings, until a deterministic
 # 100-episode evaluation every 8,192 steps reaches -400; wall time of training (evaluation
 # excluded) and env steps/s, 5 seeds, median.
-#   tools/bench/race_pendulum.sh [OUT_DIR] [SEEDS]
+#   tools/bench/race_pendulum.sh [OUT_DIR] [SEEDS] [EXTRA rlmpi options, e.g. --isa sse2]
+# Writes OUT_DIR/race.csv (seed, steps to -400, training seconds, env steps/s).
 # RLtools' settings, in rlmpi's options: 4 envs x 1024 steps per iteration (--envs-per-rank 4
 # --steps-per-epoch 4096 on 1 rank), 2 epochs x 16 minibatches of 256, the critic stepped on the
 # same minibatches, per-minibatch advantage normalisation, gamma 0.9, lambda 0.95, clip 0.2, Adam
@@ -15,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-bench-runs/race-pendulum}
 seeds=${2:-0 1 2 3 4}
+shift $(( $# < 2 ? $# : 2 ))
 bin=${RLMPI:-build/rlmpi}
 if [[ $(id -u) -eq 0 ]]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 mkdir -p "$out"
@@ -23,7 +25,7 @@ for s in $seeds; do
   "$bin" --algo ppo --env Pendulum-v1 --seed "$s" --epochs 75 --envs-per-rank 4 --steps-per-epoch 4096 \
     --update-epochs 2 --minibatch-size 256 --vf-update minibatch --norm-adv minibatch --gamma 0.9 --lam 0.95 \
     --clip-ratio 0.2 --target-kl 1e9 --pi-lr 1e-3 --vf-lr 1e-3 --hid 64,64 --activation relu --precision float \
-    --init-log-std 1.386 --eval-every 2 --eval-episodes 100 --target-return -400 --out "$out/s$s" --quiet \
+    --init-log-std 1.386 --eval-every 2 --eval-episodes 100 --target-return -400 --out "$out/s$s" --quiet "$@" \
     > "$out/s$s.log" 2>&1 || { echo "seed $s: exit $? (see $out/s$s.log)"; }
 done
 /usr/bin/python3 - "$out" $seeds <<'PY'
@@ -47,6 +49,10 @@ for s in seeds:
     rows.append((s, steps, t, steps / t))
     print(f"seed {s}: -400 reached after {steps:.0f} steps, training {t:.3f} s, {steps / t:,.0f} env steps/s "
           f"(evaluation {ev['return_mean'][hit[0]]:.1f})")
+with open(f"{out}/race.csv", "w") as f:
+    f.write("seed,steps_to_minus400,training_seconds,env_steps_per_second\n")
+    for r in rows:
+        f.write(f"{r[0]},{r[1]:.0f},{r[2]:.4f},{r[3]:.0f}\n")
 if rows:
     print(f"median of {len(rows)}/{len(seeds)} seeds: {statistics.median(r[1] for r in rows):.0f} steps, "
           f"{statistics.median(r[2] for r in rows):.3f} s training, {statistics.median(r[3] for r in rows):,.0f} steps/s")
