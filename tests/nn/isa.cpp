@@ -102,7 +102,8 @@ TEST_CASE("instruction sets: names, parsing, what this CPU runs") {
 TEST_CASE_TEMPLATE("every instruction set's GEMM matches a reference in all three storage orders", T, float, double) {
   Rng rng(7);
   const Index shapes[][3] = {{1, 1, 1}, {3, 17, 5}, {64, 300, 4}, {64, 257, 64}, {65, 33, 129}, {2, 200, 64},
-                             {64, 64, 1000}, {7, 3, 2000}};
+                             {64, 64, 1000}, {7, 3, 2000}, {24, 50, 300}, {16, 7, 3}, {40, 13, 700},
+                             {32, 4001, 64}, {64, 4000, 11}};
   for (Isa isa : supported_isas())
     for (const auto& s : shapes) {
       check_gemm<T, Eigen::RowMajor, Eigen::ColMajor>(isa, s[0], s[1], s[2], rng);
