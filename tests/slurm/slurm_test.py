@@ -391,6 +391,53 @@ def test_preempt(args):
         f"{epochs} epochs, requeued, resumed, COMPLETED; {verdict}")
 
 
+def test_cancel(args):
+    """A plain `scancel` (SIGTERM to the job, which leaves RUNNING at once) is not a preemption:
+    rlmpi stops with a checkpoint and exits 3, the script says so and does not requeue the job
+    (a preempted job stays RUNNING during its grace time and does requeue); the run continues by
+    hand with --resume auto."""
+    d = workdir(args, "cancel")
+    out = os.path.join(d, "job-%j.out")
+    jobid = sbatch(["--ntasks=2", "--job-name=rlmpi-cancel", f"--chdir={d}", f"--output={out}",
+                    os.path.join(SRC, "jobs", "rlmpi.sbatch")],
+                   job_env(args, EPOCHS="200", EXTRA="--steps-per-epoch 2000 --hid 16 --quiet",
+                           RUNS_ROOT=os.path.join(d, "runs")))
+    out = out.replace("%j", jobid)
+    run_dir = os.path.join(d, "runs", f"rlmpi-cancel-{jobid}")
+    rf = os.path.join(run_dir, "run.h5")
+
+    def running_with_2_epochs():
+        recs = job_info(jobid)
+        st = recs[0].get("JobState") if recs else None
+        if st in FINAL_BAD or st == "COMPLETED":
+            raise Fail(f"job {jobid} reached {st} before it could be cancelled" + tail(out))
+        return st == "RUNNING" and h5_epochs(rf) >= 2
+    wait_for(f"{rf} to hold 2 epochs", running_with_2_epochs, args.timeout, jobid, interval=0.1)
+    run(["scancel", jobid])
+    recs = wait_job_end(args, jobid)
+    r = recs[0]
+    text = open(out).read() if os.path.exists(out) else ""
+    if r.get("JobState") != "CANCELLED" or int(r.get("Restarts", "0") or 0) != 0:
+        raise Fail(f"scancel: expected CANCELLED without a restart, got {state_str(recs)}" + tail(out))
+    time.sleep(3)  # a requeue would show up as PENDING again
+    again = job_info(jobid) or []
+    if any(x.get("JobState") in ("PENDING", "RUNNING", "CONFIGURING") for x in again):
+        raise Fail(f"cancelled job {jobid} came back: {state_str(again)}" + tail(out))
+    if "rlmpi exited with code 3" not in text or "not requeued" not in text:
+        raise Fail("the job's output does not show rlmpi's exit code 3 and 'not requeued'" + tail(out))
+    if os.path.exists(os.path.join(run_dir, "rlmpi.lock")) or not os.path.exists(os.path.join(run_dir, "checkpoint.h5")):
+        raise Fail(f"after the cancel {run_dir} should hold a checkpoint and no lock: {os.listdir(run_dir)}")
+    n = h5_epochs(rf)
+    env = {k: v for k, v in dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+                                 OMPI_MCA_btl_vader_single_copy_mechanism="none").items()
+           if not k.startswith("SLURM_")}
+    p = run(["mpirun", "-np", "2", "--oversubscribe", args.rlmpi, "--epochs", str(n + 1), "--out", run_dir,
+             "--resume", "auto", "--quiet"], timeout=args.timeout, check=False, env=env)
+    if p.returncode != 0 or h5_epochs(rf) != n + 1:
+        raise Fail(f"resuming the cancelled run by hand failed ({p.returncode}):\n{p.stdout[-2000:]}")
+    log(f"PASS: scancel of job {jobid}: CANCELLED after {n} epochs, rlmpi exit 3, not requeued; resumed by hand")
+
+
 def test_sweep(args):
     """The environment interface of jobs/sweep.sbatch: SEEDS, EPOCHS, EXTRA, no axes; the default
     sweep directory is RUNS_ROOT/<job name> (not the array job id)."""
@@ -469,7 +516,7 @@ def test_grid(args):
     wait_for(f"{rf1} to hold 2 epochs", task1_running_with_2_epochs, args.timeout, task1, interval=0.1)
     # A hard failure (a crashed rank, a lost node): SIGKILL to rlmpi, whose pid its lock names.
     # The task fails (srun reports the killed rank) and, not stopped by a signal, is not requeued.
-    # (scancel would not do: its SIGTERM is taken for a preemption, the task requeues itself.)
+    # (A plain scancel would stop the task gracefully, without a requeue: test_cancel. Here: a crash.)
     lock = open(os.path.join(run1, "rlmpi.lock")).read()
     m = re.search(r"pid=(\d+)", lock)
     if not m:
@@ -602,7 +649,7 @@ def cleanup(_args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("test", choices=["job", "preempt", "sweep", "grid", "sanity", "cleanup"])
+    ap.add_argument("test", choices=["job", "preempt", "cancel", "sweep", "grid", "sanity", "cleanup"])
     ap.add_argument("--rlmpi", help="absolute path of the rlmpi binary")
     ap.add_argument("--workdir", default=os.path.join(os.getcwd(), "slurm-work"))
     ap.add_argument("--np", type=int, default=1)
@@ -619,7 +666,7 @@ def main():
         return 1
     start_slurm()
     try:
-        {"job": test_job, "preempt": test_preempt, "sweep": test_sweep, "grid": test_grid,
+        {"job": test_job, "preempt": test_preempt, "cancel": test_cancel, "sweep": test_sweep, "grid": test_grid,
          "sanity": test_sanity}[args.test](args)
         return 0
     except Fail as e:
