@@ -16,8 +16,9 @@ namespace {
 // name, description, factories, policy-sized optimizer vectors, policy-sized gradient vectors
 constexpr AlgorithmEntry kAlgorithms[] = {
     {"vpg", "vanilla policy gradient (REINFORCE with GAE)", &make_vpg<double>, &make_vpg<float>, 2, 1},
+    // TRPO keeps 8 policy-sized vectors: g, F x, theta_old, the full step and the CG's x, r, p, z.
     {"trpo", "trust region policy optimization (conjugate gradient + line search)", &make_trpo<double>,
-     &make_trpo<float>, 0, 5},
+     &make_trpo<float>, 0, 8},
     {"ppo", "proximal policy optimization (clip or adaptive KL penalty)", &make_ppo<double>, &make_ppo<float>, 2, 2},
 };
 }  // namespace
