@@ -17,10 +17,10 @@ namespace rlmpi {
 using cli::agree_on_error;
 
 int main(int argc, char** argv) {
-  // Before MPI starts and until after it ends: SIGTERM, SIGINT and SIGUSR1 only set the flag the
-  // training polls, from the first moment (a preemption at start-up is not lost) to the last (a
-  // second signal during shutdown does not kill a rank that is already stopping).
-  const StopSignals signals;
+  // Before MPI starts and until the process has exited: SIGTERM, SIGINT and SIGUSR1 only set the
+  // flag the training polls, from the first moment (a preemption at start-up is not lost) to the
+  // last (a second signal while a stopped rank exits does not kill it: mpirun would report it).
+  const StopSignals signals(StopSignals::Scope::UntilExit);
   mpi::Session session(argc, argv);
   const mpi::Comm world = session.world();
 

@@ -9,7 +9,7 @@ constexpr int kSignals[3] = {SIGTERM, SIGUSR1, SIGINT};
 extern "C" void on_stop_signal(int sig) { g_signal = sig; }
 }  // namespace
 
-StopSignals::StopSignals() {
+StopSignals::StopSignals(Scope scope) : scope_(scope) {
   g_signal = 0;
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
@@ -19,6 +19,7 @@ StopSignals::StopSignals() {
 }
 
 StopSignals::~StopSignals() {
+  if (scope_ == Scope::UntilExit) return;
   for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &old_[i], nullptr);
 }
 

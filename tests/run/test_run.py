@@ -100,12 +100,17 @@ def case_signal(np_, tmp):
         if p.poll() is None:
             ranks = list(rank_pids(cut).values())
             p.send_signal(signal.SIGUSR1)  # mpirun forwards SIGUSR1 to the ranks
-            time.sleep(0.05)
-            for pid in ranks:  # a second signal during the stop must not corrupt anything (sent to
-                try:           # the ranks: mpirun itself may already be exiting and die of it)
-                    os.kill(pid, signal.SIGUSR1)
-                except ProcessLookupError:
-                    pass
+            # More signals while the ranks stop and exit must change nothing and kill nothing (sent
+            # to the ranks: mpirun itself may already be exiting and die of it), up to their last
+            # moment: every 5 ms until mpirun is gone.
+            t_end = time.time() + 60
+            while p.poll() is None and time.time() < t_end:
+                for pid in ranks:
+                    try:
+                        os.kill(pid, signal.SIGUSR1)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.005)
         out, err = p.communicate(timeout=300)
         if p.returncode == 3:
             break
