@@ -104,6 +104,19 @@ RunPlan plan_run(const Options& cfg) {
 
 }  // namespace
 
+void write_status(const std::string& dir, const std::string& line) {
+  const fs::path target = fs::path(dir) / kStatusName, tmp = fs::path(dir) / (std::string(kStatusName) + ".tmp");
+  std::FILE* f = std::fopen(tmp.c_str(), "w");
+  bool ok = f != nullptr && std::fprintf(f, "%s\n", line.c_str()) >= 0;
+  if (f != nullptr) ok = std::fclose(f) == 0 && ok;
+  std::error_code ec;
+  if (ok) fs::rename(tmp, target, ec);
+  if (!ok || ec) {
+    fs::remove(tmp, ec);
+    std::fprintf(stderr, "rlmpi: warning: cannot write '%s'\n", target.c_str());
+  }
+}
+
 std::string run_file_to_resume(const Options& cfg) {
   std::error_code ec;
   fs::path dir;

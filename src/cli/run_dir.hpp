@@ -11,6 +11,7 @@ namespace rlmpi::cli {
 inline constexpr const char* kRunFileName = "run.h5";
 inline constexpr const char* kCheckpointName = "checkpoint.h5";
 inline constexpr const char* kBestName = "best.h5";  // --eval-every: the best evaluated policy
+inline constexpr const char* kStatusName = "status";  // one line: how the run stands, for shells
 
 struct RunPlan {
   std::string dir, run_file, checkpoint;  // checkpoint: where this run writes, always dir/checkpoint.h5
@@ -26,5 +27,11 @@ std::string run_file_to_resume(const Options& cfg);
 // (taken before anything in the directory is read or removed). An existing run is never
 // overwritten unless --force. Throws UsageError.
 RunPlan plan_run_locked(const Options& cfg, RunLock& lock);
+
+// Rank 0: replaces dir/status with one line, written whole (a temporary file renamed over it):
+// "- running: ..." while the run goes on, "<exit code> <what happened>" once it has ended, so a
+// batch script can tell a finished run from a launcher that returned 0 without running it.
+// Best effort: a warning, never an exception (a full disk must not hide the run's own outcome).
+void write_status(const std::string& dir, const std::string& line);
 
 }  // namespace rlmpi::cli

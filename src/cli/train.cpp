@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <variant>
@@ -114,8 +115,12 @@ void record_start(io::RunFile& run, const Options& cfg, bool resume) {
   run.set_attribute("exit_status", std::string("running"));
 }
 
-// How the run ended (rank 0; best effort: a failing disk must not hide the original error).
-void record_end(std::optional<io::RunFile>& run, const std::string& status) {
+// How the run ended, in its file and in dir/status (rank 0; best effort: a failing disk must not
+// hide the original error). `code` is the exit code the run ends with.
+void record_end(std::optional<io::RunFile>& run, const std::string& dir, int code, const std::string& status,
+                int epochs) {
+  write_status(dir, std::to_string(code) + " " + status + " (" + std::to_string(epochs) + " epochs in the run file, " +
+                        iso_time_now() + ")");
   if (!run) return;
   try {
     run->set_attribute("end_time", iso_time_now());
@@ -229,7 +234,10 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
     }
     if (int agreed = agree_on_error(world, code, message); agreed != 0) return agreed;
   }
-  if (trainer.epoch() >= cfg.epochs) {  // resumed at or past the target: touch nothing
+  if (trainer.epoch() >= cfg.epochs) {  // resumed at or past the target: touch nothing but a missing status
+    std::error_code ec;
+    if (world.is_root() && !std::filesystem::exists(std::filesystem::path(plan.dir) / kStatusName, ec))
+      write_status(plan.dir, "0 finished (" + std::to_string(trainer.epoch()) + " epochs in the run file)");
     if (world.is_root())
       std::printf("rlmpi: nothing to do: '%s' already holds %d epoch(s) (--epochs %d); give a larger --epochs to "
                   "continue it\n",
@@ -251,6 +259,8 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
         }
       }
       run->commit();
+      write_status(plan.dir, "- running since " + iso_time_now() + ": " + std::to_string(trainer.epoch()) + " of " +
+                                 std::to_string(cfg.epochs) + " epochs done");
     } catch (const UsageError& e) {
       code = kExitUsage;
       message = e.what();
@@ -296,7 +306,7 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
       const double epoch_start = MPI_Wtime();
       const algo::EpochResult r = trainer.run_epoch();
       if (r.stopped) {
-        if (world.is_root()) record_end(run, "stopped by a signal during epoch " + std::to_string(trainer.epoch()));
+        if (world.is_root()) record_end(run, plan.dir, kExitStoppedResumable, "stopped by a signal during epoch " + std::to_string(trainer.epoch()), trainer.epoch());
         if (world.is_root())
           std::fprintf(stderr,
                        "rlmpi: stopped by a signal during epoch %d (dropped); resume with --resume auto --out %s "
@@ -346,6 +356,9 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
         last_checkpoint = trainer.epoch();
         if (world.is_root()) keep_checkpoint_history(plan.dir, plan.checkpoint, trainer.epoch() - 1, cfg.keep_checkpoints);
       }
+      if (world.is_root())
+        write_status(plan.dir, "- running: " + std::to_string(trainer.epoch()) + " of " + std::to_string(cfg.epochs) +
+                                   " epochs done (" + iso_time_now() + ")");
       trainer.add_io_seconds(MPI_Wtime() - io0);
       // Printed once durable: an epoch on the console is in the run file and (when due) the checkpoint.
       if (world.is_root() && !cfg.quiet) {
@@ -360,7 +373,7 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
                                                      : "no checkpoint was written";
         const std::string what =
             "training diverged in epoch " + std::to_string(trainer.epoch() - 1) + ": " + r.non_finite + " is not finite";
-        if (world.is_root()) record_end(run, "failed: " + what);
+        if (world.is_root()) record_end(run, plan.dir, kExitFailure, "failed: " + what, trainer.epoch());
         if (world.is_root())
           std::fprintf(stderr, "rlmpi: error: %s; %s (lower --pi-lr/--vf-lr, or set --max-grad-norm)\n", what.c_str(),
                        kept.c_str());
@@ -386,20 +399,20 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
         const std::string what = "stopped before the time limit (" + fmt_number(*cfg.time_limit) + " s) after epoch " +
                                  std::to_string(trainer.epoch() - 1);
         if (world.is_root()) {
-          record_end(run, what);
+          record_end(run, plan.dir, kExitStoppedResumable, what, trainer.epoch());
           std::fprintf(stderr, "rlmpi: %s; resume with --resume auto --out %s\n", what.c_str(), plan.dir.c_str());
         }
         return kExitStoppedResumable;
       }
       if (target_reached) {
         if (world.is_root()) {
-          record_end(run, target_message);
+          record_end(run, plan.dir, kExitOk, target_message, trainer.epoch());
           std::printf("rlmpi: %s\n", target_message.c_str());
         }
         return kExitOk;
       }
       if (stop && !last) {
-        if (world.is_root()) record_end(run, "stopped by a signal after epoch " + std::to_string(trainer.epoch() - 1));
+        if (world.is_root()) record_end(run, plan.dir, kExitStoppedResumable, "stopped by a signal after epoch " + std::to_string(trainer.epoch() - 1), trainer.epoch());
         if (world.is_root())
           std::fprintf(stderr, "rlmpi: stopped by a signal after epoch %d; resume with --resume auto --out %s\n",
                        trainer.epoch() - 1, plan.dir.c_str());
@@ -407,10 +420,10 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
       }
     }
   } catch (const std::exception& e) {
-    if (world.is_root()) record_end(run, std::string("failed: ") + e.what());
+    if (world.is_root()) record_end(run, plan.dir, kExitFailure, std::string("failed: ") + e.what(), trainer.epoch());
     throw;
   }
-  if (world.is_root()) record_end(run, "finished");
+  if (world.is_root()) record_end(run, plan.dir, kExitOk, "finished", trainer.epoch());
   return kExitOk;
 }
 

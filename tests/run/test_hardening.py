@@ -290,9 +290,14 @@ def case_run_record(tmp):
         for name in ["Epoch", "TotalEnvInteracts", "StopIter", "Episodes"]:  # counts are integers
             assert f[f"epochs/{name}"].dtype == "int64", (name, f[f"epochs/{name}"].dtype)
         assert f["epochs/AverageEpRet"].dtype == "float64"
+    # DIR/status: one line, the exit code first (what jobs/*.sbatch check a launcher's 0 against).
+    status = open(f"{d}/status").read()
+    assert status.startswith("0 finished (2 epochs in the run file, ") and status.count("\n") == 1, status
     p = run(2, "--vf-lr", "1e300", "--epochs", "3", "--out", f"{tmp}/nan", *SMALL, expect=1)
     with h5py.File(f"{tmp}/nan/run.h5", "r") as f:
         assert f.attrs["exit_status"].startswith("failed: training diverged in epoch 0"), f.attrs["exit_status"]
+    status = open(f"{tmp}/nan/status").read()
+    assert status.startswith("1 failed: training diverged in epoch 0"), status
     # Killed before its first epoch: every column is there, empty.
     k = f"{tmp}/killed"
     proc = subprocess.Popen(cmd(1, "--epochs", "5", "--out", k, "--steps-per-epoch", "200000", "--quiet"),
@@ -306,6 +311,8 @@ def case_run_record(tmp):
     subprocess.run(["pkill", "-KILL", "-f", k])
     with h5py.File(f"{k}/run.h5", "r") as f:
         assert f["epochs/AverageEpRet"].shape == (0,) and f.attrs["exit_status"] == "running"
+    if os.path.exists(f"{k}/status"):  # written just after the run file: a killed run never says it ended
+        assert open(f"{k}/status").read().startswith("- running since "), open(f"{k}/status").read()
     print("run record: exit status, restarts, command lines, column descriptions/units; empty columns before epoch 0")
 
 

@@ -345,6 +345,7 @@ def case_evaluation(tmp):
         status = f.attrs["exit_status"]
         assert status.startswith("reached the target return 475"), status
         assert f["eval/return_mean"].attrs["description"], "no description"
+    assert open(f"{d}/status").read().startswith("0 reached the target return 475")
     best = float(np.max(ev["return_mean"]))
     q = run(1, "eval", f"{d}/best.h5", "--deterministic", "--episodes", "10", "--seed", "0")
     assert f"return mean {best:.6g} " in q.stdout, (best, q.stdout)
@@ -381,6 +382,8 @@ def case_evaluation(tmp):
     done = run_files.epochs(f"{t}/run.h5")
     with h5py.File(f"{t}/run.h5", "r") as f:
         assert f.attrs["exit_status"].startswith("stopped before the time limit (6 s) after epoch"), f.attrs["exit_status"]
+    status = open(f"{t}/status").read()
+    assert status.startswith(f"3 stopped before the time limit (6 s) after epoch {done - 1} ({done} epochs"), status
     assert 1 <= done < 200 and "resume with --resume auto" in p.stderr, (done, p.stderr)
     run(2, "--resume", "auto", "--time-limit", "off", "--epochs", str(done + 2), "--out", t, *SMALL)
     assert run_files.epochs(f"{t}/run.h5") == done + 2

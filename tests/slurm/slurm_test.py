@@ -14,6 +14,8 @@
                          bit-identical to an uninterrupted run); another grid there fails, exit 2
   slurm_test.py sanity   a world smaller than SLURM_NTASKS stops with exit 2; a second job on a
                          running job's run directory fails with exit 2 (rlmpi.lock)
+  slurm_test.py launch   a launcher that exits 0 without running rlmpi (as srun can after a
+                         requeue) is retried, and fails the job after 3 attempts
   slurm_test.py cleanup  stops the local slurm if a test of this suite started it
 
 Every wait is bounded; every poll checks that slurmctld and slurmd still run, and a failure
@@ -637,6 +639,60 @@ def test_sanity(args):
         f"{recs[0].get('ExitCode')}: {err.strip()}")
 
 
+FAKE_SRUN = """#!/bin/bash
+# A stand-in for srun whose launches fail as slurm's srun can right after a requeue ("StepId=J.0
+# aborted before step completely launched ... task 0 launch failed") and still exit 0.
+# FAIL_LAUNCHES: how many launches fail so; later ones run the program under mpirun -np 1.
+n=$(cat "$FAKE_DIR/launches" 2>/dev/null || echo 0)
+echo $((n + 1)) > "$FAKE_DIR/launches"
+if (( n < FAIL_LAUNCHES )); then
+  echo "srun: error: task 0 launch failed: Unspecified error (fake srun, launch $((n + 1)))" >&2
+  exit 0
+fi
+while [[ $1 == -* ]]; do shift; done
+exec mpirun -np 1 "$@"
+"""
+
+
+def test_launch(args):
+    """A launcher that exits 0 without running rlmpi does not pass for a finished run: (1) one
+    such launch, then a good one: the job retries and COMPLETES with every epoch; (2) every launch
+    fails so: the job FAILS (exit 1) after 3 attempts, naming the status file."""
+    d = workdir(args, "launch")
+    fake = os.path.join(d, "bin")
+    os.makedirs(fake)
+    with open(os.path.join(fake, "srun"), "w") as f:
+        f.write(FAKE_SRUN)
+    os.chmod(os.path.join(fake, "srun"), 0o755)
+    for fails, good in ((1, True), (99, False)):
+        case = os.path.join(d, f"fails-{fails}")
+        os.makedirs(case)
+        out = os.path.join(case, "job-%j.out")
+        jobid = sbatch(["--ntasks=1", f"--job-name=launch-{fails}", f"--chdir={case}", f"--output={out}",
+                        os.path.join(SRC, "jobs", "rlmpi.sbatch")],
+                       job_env(args, PATH=fake + ":" + os.environ["PATH"], FAKE_DIR=case, FAIL_LAUNCHES=str(fails),
+                               LAUNCHER="srun", LAUNCH_RETRY_DELAY="1", EPOCHS="3",
+                               EXTRA="--steps-per-epoch 400 --hid 16 --quiet", RUN_DIR=os.path.join(case, "run"),
+                               OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1"))
+        out = out.replace("%j", jobid)
+        recs = wait_job_end(args, jobid)
+        text = open(out).read() if os.path.exists(out) else ""
+        launches = int(open(os.path.join(case, "launches")).read())
+        status = os.path.join(case, "run", "status")
+        if good:
+            n = h5_epochs(os.path.join(case, "run", "run.h5")) if os.path.exists(status) else 0
+            if recs[0].get("JobState") != "COMPLETED" or n != 3 or launches != 2 or \
+                    "launch attempt 1 of 3" not in text or not open(status).read().startswith("0 finished"):
+                raise Fail(f"one failed launch: expected COMPLETED after 2 launches with 3 epochs and status "
+                           f"'0 finished'; got {state_str(recs)}, {launches} launches, {n} epochs" + tail(out))
+        elif recs[0].get("JobState") != "FAILED" or not recs[0].get("ExitCode", "").startswith("1:") or \
+                launches != 3 or "launch attempt 3 of 3" not in text:
+            raise Fail(f"every launch failing: expected FAILED with exit 1 after 3 launches; got {state_str(recs)}, "
+                       f"{launches} launches" + tail(out))
+        log(f"PASS: {fails} failing launch(es): job {jobid} {recs[0].get('JobState')} exit {recs[0].get('ExitCode')} "
+            f"after {launches} launches")
+
+
 def cleanup(_args):
     if os.path.exists(MARKER):
         os.unlink(MARKER)
@@ -649,7 +705,8 @@ def cleanup(_args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("test", choices=["job", "preempt", "cancel", "sweep", "grid", "sanity", "cleanup"])
+    ap.add_argument("test", choices=["job", "preempt", "cancel", "sweep", "grid", "sanity", "launch",
+                                             "cleanup"])
     ap.add_argument("--rlmpi", help="absolute path of the rlmpi binary")
     ap.add_argument("--workdir", default=os.path.join(os.getcwd(), "slurm-work"))
     ap.add_argument("--np", type=int, default=1)
@@ -667,7 +724,7 @@ def main():
     start_slurm()
     try:
         {"job": test_job, "preempt": test_preempt, "cancel": test_cancel, "sweep": test_sweep, "grid": test_grid,
-         "sanity": test_sanity}[args.test](args)
+         "sanity": test_sanity, "launch": test_launch}[args.test](args)
         return 0
     except Fail as e:
         print(f"FAIL: {e}", flush=True)
