@@ -27,6 +27,17 @@ void column_sums(const T* d, Index n, Index w, Index ld, T* out) {
   for (Index i = 0; i < n; ++i) acc += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(d + i * ld, w);
 }
 
+// How a layer's batched products run: the skinny kernels when one side of the layer is at most
+// kSkinnyMax wide (vectorised along the other side), Eigen's GEMM otherwise.
+enum class Shape { Gemm, NarrowIn, NarrowOut };
+
+Shape shape_of(Index in, Index out) {
+  constexpr Index k = detail::kSkinnyMax;
+  if (in <= k && (in <= out || out > k)) return Shape::NarrowIn;
+  if (out <= k) return Shape::NarrowOut;
+  return Shape::Gemm;
+}
+
 }  // namespace
 
 Init parse_init(const std::string& name) {
@@ -52,6 +63,11 @@ Mlp<T>::Mlp(std::vector<int> sizes, Activation act, Isa isa)
     num_params_ += sizes_[l + 1];
   }
   h_.resize(sizes_.size());
+  Index narrow = 0;
+  for (int l = 0; l < num_layers(); ++l)
+    if (shape_of(sizes_[l], sizes_[l + 1]) == Shape::NarrowIn) narrow = std::max(narrow, Index{sizes_[l]} * sizes_[l + 1]);
+  wt_.resize(narrow);
+  dwt_.resize(narrow);
 }
 
 template <class T>
@@ -133,6 +149,13 @@ void Mlp<T>::activation_backward(const T* h, T* d, Index count) const {
   }
 }
 
+template <class T>
+void Mlp<T>::transpose_weights(int l, const T* w) {
+  const Index in = sizes_[l], out = sizes_[l + 1];
+  for (Index o = 0; o < out; ++o)
+    for (Index j = 0; j < in; ++j) wt_[j * out + o] = w[o * in + j];
+}
+
 // Row-major N x w batches are column-major w x N matrices, so every product below is written
 // for Eigen's column-major GEMM driver: Z^T = W H^T (+ bias pre-filled), dH^T = W^T dZ^T,
 // dW^T = H^T dZ. W (row-major out x in) is RowMajor as an out x in lhs and ColMajor as W^T.
@@ -149,34 +172,65 @@ ConstMatrixMap<T> Mlp<T>::forward(const T* params, const Eigen::Ref<const Matrix
     return ConstMatrixMap<T>(act_buf(L), n, out_dim());
   }
   for (int l = 0; l < L; ++l) {
-    const Index in = sizes_[l], out = sizes_[l + 1];
     T* z = act_buf(l + 1);
-    RowMap<T> zm(z, n, out);
-    zm.rowwise() = Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(params + b_off_[l], out);
-    gemm_.template gemm<Eigen::RowMajor, Eigen::ColMajor>(plan_fwd_[l], out, n, in,
-                                                           params + w_off_[l], in, act_buf(l), in,
-                                                           z, out);
-    if (l + 1 < L) activate(z, n * out);
+    layer_forward(l, params + w_off_[l], params + b_off_[l], act_buf(l), z, /*add=*/false);
+    if (l + 1 < L) activate(z, n * sizes_[l + 1]);
   }
   return ConstMatrixMap<T>(act_buf(L), n, out_dim());
 }
 
-// Tiny batches (the rollout: one row per environment): per row z = W h + b as Eigen's
-// matrix-vector product (row-major W, unit-stride h and z), which neither packs nor allocates.
-// Summation order differs from the GEMM path, so results agree to rounding only.
+template <class T>
+void Mlp<T>::layer_forward(int l, const T* w, const T* b, const T* h, T* z, bool add) {
+  const Index n = n_, in = sizes_[l], out = sizes_[l + 1];
+  switch (shape_of(in, out)) {
+    case Shape::NarrowIn:
+      transpose_weights(l, w);
+      gemm_.expand(n, static_cast<int>(in), out, h, in, wt_.data(), out, b, z, out, add);
+      return;
+    case Shape::NarrowOut:
+      gemm_.contract(n, static_cast<int>(out), in, h, in, w, in, b, z, out, add);
+      return;
+    case Shape::Gemm:
+      break;
+  }
+  RowMap<T> zm(z, n, out);
+  if (b != nullptr) {
+    const Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> bias(b, out);
+    if (add) {
+      zm.rowwise() += bias;
+    } else {
+      zm.rowwise() = bias;
+    }
+  } else if (!add) {
+    zm.setZero();
+  }
+  gemm_.template gemm<Eigen::RowMajor, Eigen::ColMajor>(plan_fwd_[l], out, n, in, w, in, h, in, z, out);
+}
+
+// Tiny batches (the rollout: one row per environment): every row on its own through the skinny
+// kernels (outputs in groups of kSkinnyMax), no packing. Unaligned loads throughout, so a row's
+// result depends neither on the batch it is in nor on where its buffer lies in memory (Eigen's
+// matrix-vector product, used here before, peels to alignment and did). Summation order differs
+// from the GEMM path: results agree to rounding only. Not counted in gemm_flops (not the update).
 template <class T>
 void Mlp<T>::forward_small(const T* params, Index n) {
+  const auto& k = gemm_.kernels();
+  constexpr Index kFew = detail::kSkinnyMax;
   const int L = num_layers();
   for (int l = 0; l < L; ++l) {
     const Index in = sizes_[l], out = sizes_[l + 1];
-    const ConstRowMap<T> w(params + w_off_[l], out, in);
-    const Eigen::Map<const VectorX<T>> b(params + b_off_[l], out);
-    for (Index i = 0; i < n; ++i) {
-      Eigen::Map<VectorX<T>> z(act_buf(l + 1) + i * out, out);
-      z = b;
-      z.noalias() += w * Eigen::Map<const VectorX<T>>(act_buf(l) + i * in, in);
+    const T* w = params + w_off_[l];
+    const T* b = params + b_off_[l];
+    const T* h = act_buf(l);
+    T* z = act_buf(l + 1);
+    if (shape_of(in, out) == Shape::NarrowIn) {
+      transpose_weights(l, w);
+      k.expand(n, static_cast<int>(in), out, h, in, wt_.data(), out, b, z, out, false);
+    } else {
+      for (Index o = 0; o < out; o += kFew)
+        k.contract(n, static_cast<int>(std::min(kFew, out - o)), in, h, in, w + o * in, in, b + o, z + o, out, false);
     }
-    if (l + 1 < L) activate(act_buf(l + 1), n * out);
+    if (l + 1 < L) activate(z, n * out);
   }
 }
 
@@ -194,14 +248,33 @@ void Mlp<T>::backward(const T* params, const Eigen::Ref<const MatrixX<T>>& dy, T
     const Index in = sizes_[l], out = sizes_[l + 1];
     column_sums(d, n, out, ld, grad + b_off_[l]);
     T* gw = grad + w_off_[l];
-    Eigen::Map<VectorX<T>>(gw, out * in).setZero();
-    gemm_.template gemm<Eigen::ColMajor, Eigen::RowMajor>(plan_dw_[l], in, out, n, act_buf(l), in,
-                                                           d, ld, gw, in);
+    const T* w = params + w_off_[l];
+    const Shape shape = shape_of(in, out);
+    // dW (out x in) = sum_i d_i h_i^T
+    if (shape == Shape::NarrowOut) {
+      Eigen::Map<VectorX<T>>(gw, out * in).setZero();
+      gemm_.outer(n, static_cast<int>(out), in, d, ld, act_buf(l), in, gw);
+    } else if (shape == Shape::NarrowIn) {
+      dwt_.setZero();
+      gemm_.outer(n, static_cast<int>(in), out, act_buf(l), in, d, ld, dwt_.data());
+      for (Index o = 0; o < out; ++o)
+        for (Index j = 0; j < in; ++j) gw[o * in + j] = dwt_[j * out + o];
+    } else {
+      Eigen::Map<VectorX<T>>(gw, out * in).setZero();
+      gemm_.template gemm<Eigen::ColMajor, Eigen::RowMajor>(plan_dw_[l], in, out, n, act_buf(l), in, d, ld, gw, in);
+    }
     if (l == 0 && dx == nullptr) break;
+    // dh_i = W^T d_i
     T* dh = bufs[l & 1];
-    Eigen::Map<VectorX<T>>(dh, n * in).setZero();
-    gemm_.template gemm<Eigen::ColMajor, Eigen::ColMajor>(plan_dx_[l], in, n, out,
-                                                           params + w_off_[l], in, d, ld, dh, in);
+    if (shape == Shape::NarrowOut) {
+      gemm_.expand(n, static_cast<int>(out), in, d, ld, w, in, nullptr, dh, in);
+    } else if (shape == Shape::NarrowIn) {
+      transpose_weights(l, w);
+      gemm_.contract(n, static_cast<int>(in), out, d, ld, wt_.data(), out, nullptr, dh, in);
+    } else {
+      Eigen::Map<VectorX<T>>(dh, n * in).setZero();
+      gemm_.template gemm<Eigen::ColMajor, Eigen::ColMajor>(plan_dx_[l], in, n, out, w, in, d, ld, dh, in);
+    }
     if (l > 0) {
       activation_backward(act_buf(l), dh, n * in);
       d = dh;
@@ -220,15 +293,10 @@ ConstMatrixMap<T> Mlp<T>::jvp(const T* params, const T* v) {
   T* bufs[2] = {ping_.data(), pong_.data()};
   const T* dh = nullptr;  // tangent of the current layer's input (none for x)
   for (int l = 0; l < L; ++l) {
-    const Index in = sizes_[l], out = sizes_[l + 1];
+    const Index out = sizes_[l + 1];
     T* dz = l + 1 == L ? jv_.data() : bufs[l & 1];
-    RowMap<T>(dz, n, out).rowwise() =
-        Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(v + b_off_[l], out);
-    gemm_.template gemm<Eigen::RowMajor, Eigen::ColMajor>(plan_fwd_[l], out, n, in, v + w_off_[l],
-                                                           in, act_buf(l), in, dz, out);
-    if (dh != nullptr)
-      gemm_.template gemm<Eigen::RowMajor, Eigen::ColMajor>(plan_fwd_[l], out, n, in,
-                                                             params + w_off_[l], in, dh, in, dz, out);
+    layer_forward(l, v + w_off_[l], v + b_off_[l], act_buf(l), dz, /*add=*/false);
+    if (dh != nullptr) layer_forward(l, params + w_off_[l], nullptr, dh, dz, /*add=*/true);
     if (l + 1 < L) activation_backward(act_buf(l + 1), dz, n * out);
     dh = dz;
   }

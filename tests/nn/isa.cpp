@@ -77,6 +77,90 @@ void check_gemm(Isa isa, Index m, Index n, Index k, Rng& rng) {
   CHECK(ws.flops() == 2.0 * double(m) * double(n) * double(k));
 }
 
+template <class T>
+std::vector<T> random_values(std::size_t size, Rng& rng) {
+  std::vector<T> v(size);
+  for (T& x : v) x = static_cast<T>(rng.normal());
+  return v;
+}
+
+// The skinny products (gemm.hpp: expand, contract, outer) of one set against double loops, with
+// row strides above the minimum and both the = and += forms.
+template <class T>
+void check_skinny(Isa isa, Index n, int few, Index wide, bool add, Rng& rng) {
+  CAPTURE(to_string(isa));
+  CAPTURE(n);
+  CAPTURE(few);
+  CAPTURE(wide);
+  CAPTURE(add);
+  detail::GemmWorkspace<T> ws(isa);
+  const double eps = std::numeric_limits<T>::epsilon();
+  const auto close = [&](double got, double want, double terms) {
+    return std::abs(got - want) <= eps * (8 + terms) * (1 + std::abs(want));
+  };
+  // expand: y_i[c] (+)= init[c] + sum_j s_i[j] m_j[c]
+  {
+    const Index lds = few + 2, ldm = wide + 3, ldy = wide + 1;
+    const auto s = random_values<T>(static_cast<std::size_t>(n * lds), rng);
+    const auto m = random_values<T>(static_cast<std::size_t>(few * ldm), rng);
+    const auto init = random_values<T>(static_cast<std::size_t>(wide), rng);
+    auto y = random_values<T>(static_cast<std::size_t>(n * ldy), rng);
+    const std::vector<T> y0 = y;
+    for (const T* in : {init.data(), static_cast<const T*>(nullptr)}) {
+      y = y0;
+      ws.expand(n, few, wide, s.data(), lds, m.data(), ldm, in, y.data(), ldy, add);
+      bool ok = true;
+      for (Index i = 0; i < n; ++i)
+        for (Index c = 0; c < wide; ++c) {
+          double want = (add ? double(y0[i * ldy + c]) : 0.0) + (in != nullptr ? double(in[c]) : 0.0);
+          for (int j = 0; j < few; ++j) want += double(s[i * lds + j]) * double(m[j * ldm + c]);
+          ok = ok && close(y[i * ldy + c], want, few);
+        }
+      for (Index i = 0; i < n; ++i)  // the stride's gap is left alone
+        ok = ok && y[i * ldy + wide] == y0[i * ldy + wide];
+      CHECK_MESSAGE(ok, "expand");
+    }
+  }
+  // contract: y_i[j] (+)= init[j] + <h_i, m_j>
+  {
+    const Index ldh = wide + 2, ldm = wide + 5, ldy = few + 1;
+    const auto h = random_values<T>(static_cast<std::size_t>(n * ldh), rng);
+    const auto m = random_values<T>(static_cast<std::size_t>(few * ldm), rng);
+    const auto init = random_values<T>(static_cast<std::size_t>(few), rng);
+    auto y = random_values<T>(static_cast<std::size_t>(n * ldy), rng);
+    const std::vector<T> y0 = y;
+    ws.contract(n, few, wide, h.data(), ldh, m.data(), ldm, init.data(), y.data(), ldy, add);
+    bool ok = true;
+    for (Index i = 0; i < n; ++i) {
+      for (int j = 0; j < few; ++j) {
+        double want = (add ? double(y0[i * ldy + j]) : 0.0) + double(init[j]);
+        for (Index c = 0; c < wide; ++c) want += double(h[i * ldh + c]) * double(m[j * ldm + c]);
+        ok = ok && close(y[i * ldy + j], want, std::sqrt(double(wide)) * 4);
+      }
+      ok = ok && y[i * ldy + few] == y0[i * ldy + few];
+    }
+    CHECK_MESSAGE(ok, "contract");
+  }
+  // outer: acc_j[c] += sum_i s_i[j] v_i[c]
+  {
+    const Index lds = few + 3, ldv = wide + 2;
+    const auto s = random_values<T>(static_cast<std::size_t>(n * lds), rng);
+    const auto v = random_values<T>(static_cast<std::size_t>(n * ldv), rng);
+    auto acc = random_values<T>(static_cast<std::size_t>(few * wide), rng);
+    const std::vector<T> acc0 = acc;
+    ws.outer(n, few, wide, s.data(), lds, v.data(), ldv, acc.data());
+    bool ok = true;
+    for (int j = 0; j < few; ++j)
+      for (Index c = 0; c < wide; ++c) {
+        double want = acc0[j * wide + c];
+        for (Index i = 0; i < n; ++i) want += double(s[i * lds + j]) * double(v[i * ldv + c]);
+        ok = ok && close(acc[j * wide + c], want, std::sqrt(double(n)) * 4);
+      }
+    CHECK_MESSAGE(ok, "outer");
+  }
+  CHECK(ws.flops() == 4 * 2.0 * double(n) * few * double(wide));  // counted as GEMMs: expand twice, contract, outer
+}
+
 }  // namespace
 
 TEST_CASE("instruction sets: names, parsing, what this CPU runs") {
@@ -110,6 +194,14 @@ TEST_CASE_TEMPLATE("every instruction set's GEMM matches a reference in all thre
       check_gemm<T, Eigen::ColMajor, Eigen::RowMajor>(isa, s[0], s[1], s[2], rng);
       check_gemm<T, Eigen::ColMajor, Eigen::ColMajor>(isa, s[0], s[1], s[2], rng);
     }
+}
+
+TEST_CASE_TEMPLATE("every instruction set's skinny products match a reference", T, float, double) {
+  Rng rng(11);
+  for (Isa isa : supported_isas())
+    for (int few = 1; few <= detail::kSkinnyMax; ++few)
+      for (Index wide : {1, 3, 8, 17, 64, 70})
+        for (Index n : {1, 6, 131}) check_skinny<T>(isa, n, few, wide, /*add=*/(n + few) % 2 == 0, rng);
 }
 
 TEST_CASE_TEMPLATE("every instruction set's tanh is within a few ulp of std::tanh", T, float, double) {

@@ -24,6 +24,11 @@ const std::vector<Shape>& shapes() {
       {{3, 2}, Activation::Tanh},       {{3, 5, 2}, Activation::Tanh},
       {{3, 7, 4, 2}, Activation::Tanh}, {{3, 5, 2}, Activation::Relu},
       {{3, 7, 4, 2}, Activation::Relu}, {{11, 64, 64, 2}, Activation::Tanh},
+      // Every product path: narrow input (<= 8, the skinny kernels along the outputs), narrow
+      // output (along the inputs), both narrow, and GEMM (both sides wider than 8).
+      {{4, 64, 64, 1}, Activation::Tanh}, {{2, 3}, Activation::Tanh},
+      {{5, 3}, Activation::Tanh},         {{8, 20, 8}, Activation::Relu},
+      {{9, 12, 10, 9}, Activation::Relu}, {{10, 17, 3}, Activation::Tanh},
   };
   return s;
 }

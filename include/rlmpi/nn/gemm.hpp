@@ -41,7 +41,19 @@ struct Kernels {
   GemmPlan (*plan)(Index m, Index n, Index k);
   Gemm rc, cr, cc;
   void (*tanh)(T* z, Index count);  // z <- tanh(z), a few ulp
+  // Skinny products, `few` in 1..kSkinnyMax, rows i < n, row strides ld*; `add`: y_i += the
+  // right-hand side instead of y_i = it. expand: y_i[c] = init[c] + sum_{j<few} s_i[j] m_j[c]
+  // (c < wide; init null: 0). contract: y_i[j] = init[j] + <h_i, m_j> over wide entries
+  // (j < few). outer: acc_j[c] += sum_i s_i[j] v_i[c] (acc: few x wide, row-major).
+  void (*expand)(Index n, int few, Index wide, const T* s, Index lds, const T* m, Index ldm, const T* init, T* y,
+                 Index ldy, bool add);
+  void (*contract)(Index n, int few, Index wide, const T* h, Index ldh, const T* m, Index ldm, const T* init, T* y,
+                   Index ldy, bool add);
+  void (*outer)(Index n, int few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc);
 };
+
+// The largest `few` of the skinny kernels: layers this narrow (in or out) skip the GEMM.
+inline constexpr int kSkinnyMax = 8;
 
 struct KernelTable {
   Isa isa;
@@ -85,10 +97,26 @@ class GemmWorkspace {
             Index ldb, T* c, Index ldc, T alpha = T(1)) {
     static_assert(!(AOrder == Eigen::RowMajor && BOrder == Eigen::RowMajor), "no kernel for rr");
     if (m == 0 || n == 0 || k == 0) return;
-    flops_ += 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+    count(m, n, k);
     const Kernels<T>& kn = kernels();
     const typename Kernels<T>::Gemm f = AOrder == Eigen::RowMajor ? kn.rc : BOrder == Eigen::RowMajor ? kn.cr : kn.cc;
     f(p, m, n, k, a, lda, b, ldb, c, ldc, alpha, aligned(block_a_), aligned(block_b_));
+  }
+
+  // The skinny products of Kernels (few <= kSkinnyMax), counted like GEMMs of the same shape.
+  void expand(Index n, int few, Index wide, const T* s, Index lds, const T* m, Index ldm, const T* init, T* y,
+              Index ldy, bool add = false) {
+    count(n, few, wide);
+    kernels().expand(n, few, wide, s, lds, m, ldm, init, y, ldy, add);
+  }
+  void contract(Index n, int few, Index wide, const T* h, Index ldh, const T* m, Index ldm, const T* init, T* y,
+                Index ldy, bool add = false) {
+    count(n, few, wide);
+    kernels().contract(n, few, wide, h, ldh, m, ldm, init, y, ldy, add);
+  }
+  void outer(Index n, int few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
+    count(n, few, wide);
+    kernels().outer(n, few, wide, s, lds, v, ldv, acc);
   }
 
   // Floating-point operations of every gemm() so far (2 m n k each): the achieved rate.
@@ -101,6 +129,10 @@ class GemmWorkspace {
   static T* aligned(VectorX<T>& v) {
     const auto a = reinterpret_cast<std::uintptr_t>(v.data());
     return reinterpret_cast<T*>((a + kAlign - 1) / kAlign * kAlign);
+  }
+
+  void count(Index m, Index n, Index k) {
+    flops_ += 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   }
 
   const KernelTable* table_;

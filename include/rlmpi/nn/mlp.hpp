@@ -88,8 +88,9 @@ class Mlp {
   Index capacity() const { return cap_; }
   Index batch() const { return n_; }
 
-  // Batches of at most this many rows (the rollout) skip the GEMM: per-row matrix-vector
-  // products, no packing. Deterministic; equal to the GEMM path up to rounding (~1e-16 rel.).
+  // Batches of at most this many rows (the rollout) skip the GEMM: every row on its own through
+  // the instruction set's vector kernels, no packing; a row's result does not depend on its
+  // batch. Equal to the GEMM path up to rounding (~1e-16 rel. in double).
   static constexpr Index kSmallBatch = 8;
 
   // y = f(x) for the N x in batch x; caches x and the activations for backward and jvp. The
@@ -114,6 +115,10 @@ class Mlp {
 
  private:
   T* act_buf(int i) { return h_[static_cast<std::size_t>(i)].data(); }
+  // z (n_ x out of layer l) = h W_l^T + b (b null: no bias); add: z += that instead.
+  void layer_forward(int l, const T* w, const T* b, const T* h, T* z, bool add);
+  // wt_ <- W_l^T (in x out, row-major) for a layer of at most kSkinnyMax inputs.
+  void transpose_weights(int l, const T* w);
   void forward_small(const T* params, Index n);
   void activate(T* z, Index count) const;
   // d <- d * f'(pre) expressed through the activation's output h.
@@ -131,6 +136,7 @@ class Mlp {
   std::vector<VectorX<T>> h_;  // h_[0] input copy, h_[l] activations, h_[L] output
   VectorX<T> ping_, pong_;     // backward deltas / jvp tangents
   VectorX<T> jv_;              // jvp output
+  VectorX<T> wt_, dwt_;        // a narrow-input layer's W^T and its gradient (in x out each)
   std::vector<detail::GemmPlan> plan_fwd_, plan_dx_, plan_dw_;
   detail::GemmWorkspace<T> gemm_;
 };

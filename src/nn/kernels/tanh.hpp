@@ -115,13 +115,30 @@ struct Eigen::internal::functor_traits<rlmpi::nn::kernels::TanhDoubleOp> {
 
 namespace rlmpi::nn::kernels {
 
+// Every element through the packet formula, with unaligned loads, the last partial packet
+// padded: an element's result depends only on its value, never on its position or the array's
+// alignment. (Eigen's own assignment peels to alignment and computes the peeled elements with
+// the scalar formula, which differs in the last bit: a rollout row then depended on where its
+// buffer started.)
 template <class T>
 void tanh_inplace(T* z, Index count) {
-  Eigen::Map<VectorX<T>> v(z, count);
-  if constexpr (std::is_same_v<T, double>) {
-    v = v.unaryExpr(TanhDoubleOp{});
-  } else {
-    v = v.array().tanh();
+  namespace ei = Eigen::internal;
+  using P = typename ei::packet_traits<T>::type;
+  constexpr Index W = ei::packet_traits<T>::size;
+  const auto op = [](const P& x) {
+    if constexpr (std::is_same_v<T, double>) {
+      return TanhDoubleOp{}.packetOp(x);
+    } else {
+      return ei::ptanh(x);
+    }
+  };
+  Index i = 0;
+  for (; i + W <= count; i += W) ei::pstoreu(z + i, op(ei::ploadu<P>(z + i)));
+  if (i < count) {
+    alignas(64) T tail[W] = {};
+    for (Index k = i; k < count; ++k) tail[k - i] = z[k];
+    ei::pstore(tail, op(ei::pload<P>(tail)));
+    for (Index k = i; k < count; ++k) z[k] = tail[k - i];
   }
 }
 

@@ -1,0 +1,189 @@
+#pragma once
+// Products with one dimension of at most detail::kSkinnyMax (the input layer of a 4-observation policy, the
+// 1- or 2-wide output layers). GEMM blocking serves them badly: Eigen's float register block is
+// 24 x 4 on AVX2, so a 2-wide output layer leaves most lanes idle (10-29 % of the FMA peak at
+// N = 4000, tools/bench/results/gemm-engines.md). These loops vectorise along the wide dimension
+// with Eigen's packet primitives, which are as wide as the instruction set this file is compiled
+// for (kernels.cpp is built once per set), and keep enough independent FMA chains in flight.
+// Every row is computed by the same instructions in the same order: results depend only on the
+// instruction set, never on the batch size or the row's position.
+#include <Eigen/Core>
+#include <algorithm>
+
+#include "rlmpi/core/types.hpp"
+#include "rlmpi/nn/gemm.hpp"
+
+namespace rlmpi::nn::kernels {
+
+namespace skinny {
+namespace ei = Eigen::internal;
+template <class T>
+using Packet = typename ei::packet_traits<T>::type;
+template <class T>
+inline constexpr Index kWidth = ei::packet_traits<T>::size;
+
+// y_i[c] (+)= init[c] + sum_{j < F} s_i[j] m_j[c] for c < wide (init = null: 0; add: +=), where
+// s_i = s + i lds, m_j = m + j ldm, y_i = y + i ldy.
+template <class T, int F>
+void expand(Index n, Index wide, const T* s, Index lds, const T* m, Index ldm, const T* init, T* y, Index ldy,
+            bool add) {
+  using P = Packet<T>;
+  constexpr Index W = kWidth<T>;
+  const Index wv = wide / W * W;
+  for (Index i = 0; i < n; ++i) {
+    const T* si = s + i * lds;
+    T* yi = y + i * ldy;
+    P b[F];
+    for (int j = 0; j < F; ++j) b[j] = ei::pset1<P>(si[j]);
+    for (Index c = 0; c < wv; c += W) {
+      P acc = init != nullptr ? ei::ploadu<P>(init + c) : ei::pset1<P>(T(0));
+      for (int j = 0; j < F; ++j) acc = ei::pmadd(b[j], ei::ploadu<P>(m + j * ldm + c), acc);
+      ei::pstoreu(yi + c, add ? ei::padd(ei::ploadu<P>(yi + c), acc) : acc);
+    }
+    for (Index c = wv; c < wide; ++c) {
+      T acc = init != nullptr ? init[c] : T(0);
+      for (int j = 0; j < F; ++j) acc += si[j] * m[j * ldm + c];
+      yi[c] = add ? yi[c] + acc : acc;
+    }
+  }
+}
+
+// y_i[j] (+)= init[j] + <h_i, m_j> over `wide` entries, for j < F (init = null: 0; add: +=).
+// Four rows at a time: 4 F independent accumulators hide the FMA latency.
+template <class T, int F, int R>
+void contract_rows(Index i0, Index wide, const T* h, Index ldh, const T* m, Index ldm, const T* init, T* y,
+                   Index ldy, bool add) {
+  using P = Packet<T>;
+  constexpr Index W = kWidth<T>;
+  const Index wv = wide / W * W;
+  P acc[R][F];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < F; ++j) acc[r][j] = ei::pset1<P>(T(0));
+  for (Index c = 0; c < wv; c += W) {
+    P mv[F];
+    for (int j = 0; j < F; ++j) mv[j] = ei::ploadu<P>(m + j * ldm + c);
+    for (int r = 0; r < R; ++r) {
+      const P hv = ei::ploadu<P>(h + (i0 + r) * ldh + c);
+      for (int j = 0; j < F; ++j) acc[r][j] = ei::pmadd(hv, mv[j], acc[r][j]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const T* hi = h + (i0 + r) * ldh;
+    for (int j = 0; j < F; ++j) {
+      T v = ei::predux(acc[r][j]);
+      for (Index c = wv; c < wide; ++c) v += hi[c] * m[j * ldm + c];
+      const T out = (init != nullptr ? init[j] : T(0)) + v;
+      T& yij = y[(i0 + r) * ldy + j];
+      yij = add ? yij + out : out;
+    }
+  }
+}
+
+template <class T, int F>
+void contract(Index n, Index wide, const T* h, Index ldh, const T* m, Index ldm, const T* init, T* y, Index ldy,
+              bool add) {
+  // Each row alone would give the same result (a row's sums never mix with another's), so the
+  // row blocking changes speed only.
+  Index i = 0;
+  for (; i + 4 <= n; i += 4) contract_rows<T, F, 4>(i, wide, h, ldh, m, ldm, init, y, ldy, add);
+  for (; i < n; ++i) contract_rows<T, F, 1>(i, wide, h, ldh, m, ldm, init, y, ldy, add);
+}
+
+// acc_j[c] += sum_i s_i[j] v_i[c] for j < F and c in [c0, c0 + B W), over rows [i0, i1).
+template <class T, int F, int B>
+void outer_block(Index i0, Index i1, Index c0, const T* s, Index lds, const T* v, Index ldv, T* acc, Index wide) {
+  using P = Packet<T>;
+  constexpr Index W = kWidth<T>;
+  P a[F][B];
+  for (int j = 0; j < F; ++j)
+    for (int b = 0; b < B; ++b) a[j][b] = ei::ploadu<P>(acc + j * wide + c0 + b * W);
+  for (Index i = i0; i < i1; ++i) {
+    P vv[B];
+    for (int b = 0; b < B; ++b) vv[b] = ei::ploadu<P>(v + i * ldv + c0 + b * W);
+    for (int j = 0; j < F; ++j) {
+      const P sj = ei::pset1<P>(s[i * lds + j]);
+      for (int b = 0; b < B; ++b) a[j][b] = ei::pmadd(sj, vv[b], a[j][b]);
+    }
+  }
+  for (int j = 0; j < F; ++j)
+    for (int b = 0; b < B; ++b) ei::pstoreu(acc + j * wide + c0 + b * W, a[j][b]);
+}
+
+// acc_j[c] += sum_i s_i[j] v_i[c] (acc is F x wide, row-major). Rows go in blocks that keep their
+// part of v in L1 while every column block passes over it; about 8 accumulators per row step.
+template <class T, int F>
+void outer(Index n, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
+  constexpr Index W = kWidth<T>;
+  constexpr int B = F >= 8 ? 1 : F >= 4 ? 2 : F >= 2 ? 4 : 8;
+  constexpr Index kRows = 64;
+  const Index wv = wide / W * W;
+  for (Index i0 = 0; i0 < n; i0 += kRows) {
+    const Index i1 = std::min(n, i0 + kRows);
+    Index c = 0;
+    for (; c + B * W <= wv; c += B * W) outer_block<T, F, B>(i0, i1, c, s, lds, v, ldv, acc, wide);
+    for (; c < wv; c += W) outer_block<T, F, 1>(i0, i1, c, s, lds, v, ldv, acc, wide);
+    for (; c < wide; ++c)
+      for (int j = 0; j < F; ++j) {
+        T a = acc[j * wide + c];
+        for (Index i = i0; i < i1; ++i) a += s[i * lds + j] * v[i * ldv + c];
+        acc[j * wide + c] = a;
+      }
+  }
+}
+
+// Run-time `few` (1..kSkinnyMax) to the compile-time F of the loops above.
+template <class T, template <class, int> class K, class... A>
+void dispatch_few(int few, A... args) {
+  static_assert(detail::kSkinnyMax == 8, "one case per few");
+  switch (few) {
+    case 1: return K<T, 1>::run(args...);
+    case 2: return K<T, 2>::run(args...);
+    case 3: return K<T, 3>::run(args...);
+    case 4: return K<T, 4>::run(args...);
+    case 5: return K<T, 5>::run(args...);
+    case 6: return K<T, 6>::run(args...);
+    case 7: return K<T, 7>::run(args...);
+    default: return K<T, 8>::run(args...);
+  }
+}
+
+template <class T, int F>
+struct Expand {
+  static void run(Index n, Index wide, const T* s, Index lds, const T* m, Index ldm, const T* init, T* y, Index ldy,
+                  bool add) {
+    expand<T, F>(n, wide, s, lds, m, ldm, init, y, ldy, add);
+  }
+};
+template <class T, int F>
+struct Contract {
+  static void run(Index n, Index wide, const T* h, Index ldh, const T* m, Index ldm, const T* init, T* y, Index ldy,
+                  bool add) {
+    contract<T, F>(n, wide, h, ldh, m, ldm, init, y, ldy, add);
+  }
+};
+template <class T, int F>
+struct Outer {
+  static void run(Index n, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
+    outer<T, F>(n, wide, s, lds, v, ldv, acc);
+  }
+};
+
+}  // namespace skinny
+
+// The entry points of the kernel table (few in 1..kSkinnyMax).
+template <class T>
+void expand(Index n, int few, Index wide, const T* s, Index lds, const T* m, Index ldm, const T* init, T* y,
+            Index ldy, bool add) {
+  skinny::dispatch_few<T, skinny::Expand>(few, n, wide, s, lds, m, ldm, init, y, ldy, add);
+}
+template <class T>
+void contract(Index n, int few, Index wide, const T* h, Index ldh, const T* m, Index ldm, const T* init, T* y,
+              Index ldy, bool add) {
+  skinny::dispatch_few<T, skinny::Contract>(few, n, wide, h, ldh, m, ldm, init, y, ldy, add);
+}
+template <class T>
+void outer(Index n, int few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
+  skinny::dispatch_few<T, skinny::Outer>(few, n, wide, s, lds, v, ldv, acc);
+}
+
+}  // namespace rlmpi::nn::kernels
