@@ -19,14 +19,6 @@ using RowMap = Eigen::Map<MatrixX<T>>;
 template <class T>
 using ConstRowMap = Eigen::Map<const MatrixX<T>>;
 
-// Sum over rows of the n x w block at d (row stride ld) into out (overwrites).
-template <class T>
-void column_sums(const T* d, Index n, Index w, Index ld, T* out) {
-  Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> acc(out, w);
-  acc.setZero();
-  for (Index i = 0; i < n; ++i) acc += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(d + i * ld, w);
-}
-
 // How a layer's batched products run: the skinny kernels when one side of the layer is at most
 // kSkinnyMax wide (vectorised along the other side), Eigen's GEMM otherwise.
 enum class Shape { Gemm, NarrowIn, NarrowOut };
@@ -63,10 +55,14 @@ Mlp<T>::Mlp(std::vector<int> sizes, Activation act, Isa isa)
     num_params_ += sizes_[l + 1];
   }
   h_.resize(sizes_.size());
-  Index narrow = 0;
-  for (int l = 0; l < num_layers(); ++l)
-    if (shape_of(sizes_[l], sizes_[l + 1]) == Shape::NarrowIn) narrow = std::max(narrow, Index{sizes_[l]} * sizes_[l + 1]);
-  wt_.resize(narrow);
+  Index narrow = 0, transposed = 0;
+  for (int l = 0; l < num_layers(); ++l) {
+    const Index size = Index{sizes_[l]} * sizes_[l + 1];
+    const Shape shape = shape_of(sizes_[l], sizes_[l + 1]);
+    if (shape == Shape::NarrowIn) narrow = std::max(narrow, size);
+    if (shape != Shape::NarrowOut) transposed = std::max(transposed, size);
+  }
+  wt_.resize(transposed);
   dwt_.resize(narrow);
 }
 
@@ -116,14 +112,10 @@ void Mlp<T>::reserve(Index n) {
   safe_resize(ping_, n * max_width_);
   safe_resize(pong_, n * max_width_);
   safe_resize(jv_, n * out_dim());
-  plan_fwd_.clear();
-  plan_dx_.clear();
   plan_dw_.clear();
   for (int l = 0; l < num_layers(); ++l) {
     const Index in = sizes_[l], out = sizes_[l + 1];
-    plan_fwd_.push_back(gemm_.plan(out, n, in));  // Z^T(out x n) = W(out x in) H^T(in x n)
-    plan_dx_.push_back(gemm_.plan(in, n, out));   // dH^T(in x n) = W^T(in x out) dZ^T(out x n)
-    plan_dw_.push_back(gemm_.plan(in, out, n));   // dW^T(in x out) = H^T(in x n) dZ(n x out)
+    plan_dw_.push_back(gemm_.plan(in, out, n));  // dW^T(in x out) = H^T(in x n) dZ(n x out)
   }
   cap_ = n;
 }
@@ -156,9 +148,11 @@ void Mlp<T>::transpose_weights(int l, const T* w) {
     for (Index j = 0; j < in; ++j) wt_[j * out + o] = w[o * in + j];
 }
 
-// Row-major N x w batches are column-major w x N matrices, so every product below is written
-// for Eigen's column-major GEMM driver: Z^T = W H^T (+ bias pre-filled), dH^T = W^T dZ^T,
-// dW^T = H^T dZ. W (row-major out x in) is RowMajor as an out x in lhs and ColMajor as W^T.
+// Batches are row-major N x width blocks. Layers wider than kSkinnyMax on both sides run the
+// fused dense kernel (forward: bias + product + activation; input gradient: product +
+// activation derivative) and Eigen's GEMM driver for the weight gradient, where a row-major
+// N x w batch is a column-major w x N matrix: dW^T = H^T dZ. Narrower layers run the skinny
+// kernels.
 template <class T>
 ConstMatrixMap<T> Mlp<T>::forward(const T* params, const Eigen::Ref<const MatrixX<T>>& x) {
   if (x.cols() != in_dim()) throw std::invalid_argument("Mlp::forward: input has wrong width");
@@ -171,40 +165,29 @@ ConstMatrixMap<T> Mlp<T>::forward(const T* params, const Eigen::Ref<const Matrix
     forward_small(params, n);
     return ConstMatrixMap<T>(act_buf(L), n, out_dim());
   }
-  for (int l = 0; l < L; ++l) {
-    T* z = act_buf(l + 1);
-    layer_forward(l, params + w_off_[l], params + b_off_[l], act_buf(l), z, /*add=*/false);
-    if (l + 1 < L) activate(z, n * sizes_[l + 1]);
-  }
+  for (int l = 0; l < L; ++l)
+    layer_forward(l, params + w_off_[l], params + b_off_[l], act_buf(l), act_buf(l + 1), /*add=*/false,
+                  l + 1 < L ? activation_epilogue() : detail::Epilogue::None);
   return ConstMatrixMap<T>(act_buf(L), n, out_dim());
 }
 
 template <class T>
-void Mlp<T>::layer_forward(int l, const T* w, const T* b, const T* h, T* z, bool add) {
+void Mlp<T>::layer_forward(int l, const T* w, const T* b, const T* h, T* z, bool add, detail::Epilogue epi) {
   const Index n = n_, in = sizes_[l], out = sizes_[l + 1];
   switch (shape_of(in, out)) {
-    case Shape::NarrowIn:
+    case Shape::NarrowIn:  // bias, product and activation in one pass
       transpose_weights(l, w);
-      gemm_.expand(n, static_cast<int>(in), out, h, in, wt_.data(), out, b, z, out, add);
+      gemm_.expand(n, static_cast<int>(in), out, h, in, wt_.data(), out, b, z, out, add, epi);
       return;
     case Shape::NarrowOut:
       gemm_.contract(n, static_cast<int>(out), in, h, in, w, in, b, z, out, add);
-      return;
-    case Shape::Gemm:
       break;
+    case Shape::Gemm:  // bias, product and activation in one pass
+      transpose_weights(l, w);
+      gemm_.dense(n, in, out, h, in, wt_.data(), out, b, z, out, epi, nullptr, 0, add);
+      return;
   }
-  RowMap<T> zm(z, n, out);
-  if (b != nullptr) {
-    const Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> bias(b, out);
-    if (add) {
-      zm.rowwise() += bias;
-    } else {
-      zm.rowwise() = bias;
-    }
-  } else if (!add) {
-    zm.setZero();
-  }
-  gemm_.template gemm<Eigen::RowMajor, Eigen::ColMajor>(plan_fwd_[l], out, n, in, w, in, h, in, z, out);
+  if (epi != detail::Epilogue::None) activate(z, n * out);
 }
 
 // Tiny batches (the rollout: one row per environment): every row on its own through the skinny
@@ -223,14 +206,16 @@ void Mlp<T>::forward_small(const T* params, Index n) {
     const T* b = params + b_off_[l];
     const T* h = act_buf(l);
     T* z = act_buf(l + 1);
+    const bool hidden = l + 1 < L;
     if (shape_of(in, out) == Shape::NarrowIn) {
       transpose_weights(l, w);
-      k.expand(n, static_cast<int>(in), out, h, in, wt_.data(), out, b, z, out, false);
+      k.expand(n, static_cast<int>(in), out, h, in, wt_.data(), out, b, z, out, false,
+               hidden ? activation_epilogue() : detail::Epilogue::None, nullptr, 0);
     } else {
       for (Index o = 0; o < out; o += kFew)
         k.contract(n, static_cast<int>(std::min(kFew, out - o)), in, h, in, w + o * in, in, b + o, z + o, out, false);
+      if (hidden) activate(z, n * out);
     }
-    if (l + 1 < L) activate(z, n * out);
   }
 }
 
@@ -246,7 +231,7 @@ void Mlp<T>::backward(const T* params, const Eigen::Ref<const MatrixX<T>>& dy, T
   T* bufs[2] = {ping_.data(), pong_.data()};
   for (int l = L - 1; l >= 0; --l) {
     const Index in = sizes_[l], out = sizes_[l + 1];
-    column_sums(d, n, out, ld, grad + b_off_[l]);
+    gemm_.kernels().column_sums(n, out, d, ld, grad + b_off_[l]);
     T* gw = grad + w_off_[l];
     const T* w = params + w_off_[l];
     const Shape shape = shape_of(in, out);
@@ -264,19 +249,19 @@ void Mlp<T>::backward(const T* params, const Eigen::Ref<const MatrixX<T>>& dy, T
       gemm_.template gemm<Eigen::ColMajor, Eigen::RowMajor>(plan_dw_[l], in, out, n, act_buf(l), in, d, ld, gw, in);
     }
     if (l == 0 && dx == nullptr) break;
-    // dh_i = W^T d_i
+    // dh_i = (W^T d_i) * f'(pre-activation of layer l's input), fused where the kernel can
     T* dh = bufs[l & 1];
+    const detail::Epilogue deriv = l == 0 ? detail::Epilogue::None : derivative_epilogue();
     if (shape == Shape::NarrowOut) {
-      gemm_.expand(n, static_cast<int>(out), in, d, ld, w, in, nullptr, dh, in);
+      gemm_.expand(n, static_cast<int>(out), in, d, ld, w, in, nullptr, dh, in, false, deriv, act_buf(l), in);
     } else if (shape == Shape::NarrowIn) {
       transpose_weights(l, w);
       gemm_.contract(n, static_cast<int>(in), out, d, ld, wt_.data(), out, nullptr, dh, in);
+      if (l > 0) activation_backward(act_buf(l), dh, n * in);
     } else {
-      Eigen::Map<VectorX<T>>(dh, n * in).setZero();
-      gemm_.template gemm<Eigen::ColMajor, Eigen::ColMajor>(plan_dx_[l], in, n, out, w, in, d, ld, dh, in);
+      gemm_.dense(n, out, in, d, ld, w, in, nullptr, dh, in, deriv, act_buf(l), in);
     }
     if (l > 0) {
-      activation_backward(act_buf(l), dh, n * in);
       d = dh;
       ld = in;
     } else if (dx != nullptr) {
@@ -295,8 +280,8 @@ ConstMatrixMap<T> Mlp<T>::jvp(const T* params, const T* v) {
   for (int l = 0; l < L; ++l) {
     const Index out = sizes_[l + 1];
     T* dz = l + 1 == L ? jv_.data() : bufs[l & 1];
-    layer_forward(l, v + w_off_[l], v + b_off_[l], act_buf(l), dz, /*add=*/false);
-    if (dh != nullptr) layer_forward(l, params + w_off_[l], nullptr, dh, dz, /*add=*/true);
+    layer_forward(l, v + w_off_[l], v + b_off_[l], act_buf(l), dz, /*add=*/false, detail::Epilogue::None);
+    if (dh != nullptr) layer_forward(l, params + w_off_[l], nullptr, dh, dz, /*add=*/true, detail::Epilogue::None);
     if (l + 1 < L) activation_backward(act_buf(l + 1), dz, n * out);
     dh = dz;
   }

@@ -84,8 +84,8 @@ std::vector<T> random_values(std::size_t size, Rng& rng) {
   return v;
 }
 
-// The skinny products (gemm.hpp: expand, contract, outer) of one set against double loops, with
-// row strides above the minimum and both the = and += forms.
+// The skinny products (gemm.hpp: expand with every epilogue, contract, outer, column_sums) of
+// one set against double loops, with row strides above the minimum and both the = and += forms.
 template <class T>
 void check_skinny(Isa isa, Index n, int few, Index wide, bool add, Rng& rng) {
   CAPTURE(to_string(isa));
@@ -98,6 +98,11 @@ void check_skinny(Isa isa, Index n, int few, Index wide, bool add, Rng& rng) {
   const auto close = [&](double got, double want, double terms) {
     return std::abs(got - want) <= eps * (8 + terms) * (1 + std::abs(want));
   };
+  // A sum of `terms` products in any order: |error| <= terms eps sum|products| (plus slack); an
+  // indexing bug is off by O(1).
+  const auto bounded = [&](double got, double want, double mag, Index terms) {
+    return std::abs(got - want) <= eps * (4 + double(terms)) * (1 + mag);
+  };
   // expand: y_i[c] (+)= init[c] + sum_j s_i[j] m_j[c]
   {
     const Index lds = few + 2, ldm = wide + 3, ldy = wide + 1;
@@ -106,20 +111,31 @@ void check_skinny(Isa isa, Index n, int few, Index wide, bool add, Rng& rng) {
     const auto init = random_values<T>(static_cast<std::size_t>(wide), rng);
     auto y = random_values<T>(static_cast<std::size_t>(n * ldy), rng);
     const std::vector<T> y0 = y;
-    for (const T* in : {init.data(), static_cast<const T*>(nullptr)}) {
-      y = y0;
-      ws.expand(n, few, wide, s.data(), lds, m.data(), ldm, in, y.data(), ldy, add);
-      bool ok = true;
-      for (Index i = 0; i < n; ++i)
-        for (Index c = 0; c < wide; ++c) {
-          double want = (add ? double(y0[i * ldy + c]) : 0.0) + (in != nullptr ? double(in[c]) : 0.0);
-          for (int j = 0; j < few; ++j) want += double(s[i * lds + j]) * double(m[j * ldm + c]);
-          ok = ok && close(y[i * ldy + c], want, few);
-        }
-      for (Index i = 0; i < n; ++i)  // the stride's gap is left alone
-        ok = ok && y[i * ldy + wide] == y0[i * ldy + wide];
-      CHECK_MESSAGE(ok, "expand");
-    }
+    auto hv = random_values<T>(static_cast<std::size_t>(n * ldy), rng);
+    for (T& v : hv) v = static_cast<T>(std::tanh(double(v)));
+    using detail::Epilogue;
+    for (const T* in : {init.data(), static_cast<const T*>(nullptr)})
+      for (Epilogue epi : {Epilogue::None, Epilogue::Tanh, Epilogue::Relu, Epilogue::TanhGrad, Epilogue::ReluGrad}) {
+        CAPTURE(static_cast<int>(epi));
+        const bool plus = add && epi == Epilogue::None;
+        y = y0;
+        ws.expand(n, few, wide, s.data(), lds, m.data(), ldm, in, y.data(), ldy, plus, epi, hv.data(), ldy);
+        bool ok = true;
+        for (Index i = 0; i < n; ++i)
+          for (Index c = 0; c < wide; ++c) {
+            double want = (plus ? double(y0[i * ldy + c]) : 0.0) + (in != nullptr ? double(in[c]) : 0.0);
+            for (int j = 0; j < few; ++j) want += double(s[i * lds + j]) * double(m[j * ldm + c]);
+            const double h = hv[i * ldy + c];
+            if (epi == Epilogue::Tanh) want = std::tanh(want);
+            if (epi == Epilogue::Relu) want = std::max(want, 0.0);
+            if (epi == Epilogue::TanhGrad) want *= 1 - h * h;
+            if (epi == Epilogue::ReluGrad) want = h > 0 ? want : 0.0;
+            ok = ok && close(y[i * ldy + c], want, few);
+          }
+        for (Index i = 0; i < n; ++i)  // the stride's gap is left alone
+          ok = ok && y[i * ldy + wide] == y0[i * ldy + wide];
+        CHECK_MESSAGE(ok, "expand");
+      }
   }
   // contract: y_i[j] (+)= init[j] + <h_i, m_j>
   {
@@ -133,9 +149,12 @@ void check_skinny(Isa isa, Index n, int few, Index wide, bool add, Rng& rng) {
     bool ok = true;
     for (Index i = 0; i < n; ++i) {
       for (int j = 0; j < few; ++j) {
-        double want = (add ? double(y0[i * ldy + j]) : 0.0) + double(init[j]);
-        for (Index c = 0; c < wide; ++c) want += double(h[i * ldh + c]) * double(m[j * ldm + c]);
-        ok = ok && close(y[i * ldy + j], want, std::sqrt(double(wide)) * 4);
+        double want = (add ? double(y0[i * ldy + j]) : 0.0) + double(init[j]), mag = std::abs(want);
+        for (Index c = 0; c < wide; ++c) {
+          want += double(h[i * ldh + c]) * double(m[j * ldm + c]);
+          mag += std::abs(double(h[i * ldh + c]) * double(m[j * ldm + c]));
+        }
+        ok = ok && bounded(y[i * ldy + j], want, mag, wide + 2);
       }
       ok = ok && y[i * ldy + few] == y0[i * ldy + few];
     }
@@ -152,13 +171,86 @@ void check_skinny(Isa isa, Index n, int few, Index wide, bool add, Rng& rng) {
     bool ok = true;
     for (int j = 0; j < few; ++j)
       for (Index c = 0; c < wide; ++c) {
-        double want = acc0[j * wide + c];
-        for (Index i = 0; i < n; ++i) want += double(s[i * lds + j]) * double(v[i * ldv + c]);
-        ok = ok && close(acc[j * wide + c], want, std::sqrt(double(n)) * 4);
+        double want = acc0[j * wide + c], mag = std::abs(want);
+        for (Index i = 0; i < n; ++i) {
+          want += double(s[i * lds + j]) * double(v[i * ldv + c]);
+          mag += std::abs(double(s[i * lds + j]) * double(v[i * ldv + c]));
+        }
+        ok = ok && bounded(acc[j * wide + c], want, mag, n + 1);
       }
     CHECK_MESSAGE(ok, "outer");
   }
-  CHECK(ws.flops() == 4 * 2.0 * double(n) * few * double(wide));  // counted as GEMMs: expand twice, contract, outer
+  CHECK(ws.flops() == 12 * 2.0 * double(n) * few * double(wide));  // as GEMMs: expand 10 times, contract, outer
+  // column_sums: the bias gradient
+  {
+    const Index ld = wide + 4;
+    const auto d = random_values<T>(static_cast<std::size_t>(n * ld), rng);
+    std::vector<T> sums(static_cast<std::size_t>(wide), T(7));
+    ws.kernels().column_sums(n, wide, d.data(), ld, sums.data());
+    bool ok = true;
+    for (Index c = 0; c < wide; ++c) {
+      double want = 0, mag = 0;
+      for (Index i = 0; i < n; ++i) {
+        want += d[i * ld + c];
+        mag += std::abs(double(d[i * ld + c]));
+      }
+      ok = ok && bounded(sums[c], want, mag, n);
+    }
+    CHECK_MESSAGE(ok, "column_sums");
+  }
+}
+
+// The fused dense product of one set against double loops: every epilogue, the += form, row
+// and column counts that leave partial tiles and partial packets, strides above the minimum.
+template <class T>
+void check_dense(Isa isa, Index n, Index kdim, Index out, detail::Epilogue epi, bool add, Rng& rng) {
+  using detail::Epilogue;
+  CAPTURE(to_string(isa));
+  CAPTURE(n);
+  CAPTURE(kdim);
+  CAPTURE(out);
+  CAPTURE(static_cast<int>(epi));
+  CAPTURE(add);
+  detail::GemmWorkspace<T> ws(isa);
+  const Index ldx = kdim + 1, ldb = out + 2, ldy = out + 3, ldh = out + 1;
+  const auto x = random_values<T>(static_cast<std::size_t>(n * ldx), rng);
+  const auto b = random_values<T>(static_cast<std::size_t>(kdim * ldb), rng);
+  const auto init = random_values<T>(static_cast<std::size_t>(out), rng);
+  auto h = random_values<T>(static_cast<std::size_t>(n * ldh), rng);
+  for (T& v : h) v = static_cast<T>(std::tanh(double(v)));  // an activation's output, some <= 0
+  auto y = random_values<T>(static_cast<std::size_t>(n * ldy), rng);
+  const std::vector<T> y0 = y;
+  const bool grad = epi == Epilogue::TanhGrad || epi == Epilogue::ReluGrad;
+  ws.dense(n, kdim, out, x.data(), ldx, b.data(), ldb, grad ? nullptr : init.data(), y.data(), ldy, epi,
+           grad ? h.data() : nullptr, ldh, add);
+  const double eps = std::numeric_limits<T>::epsilon();
+  bool ok = true;
+  double worst = 0;
+  for (Index i = 0; i < n; ++i) {
+    for (Index o = 0; o < out; ++o) {
+      double v = (add ? double(y0[i * ldy + o]) : 0.0) + (grad ? 0.0 : double(init[o]));
+      double mag = std::abs(v);
+      for (Index k = 0; k < kdim; ++k) {
+        v += double(x[i * ldx + k]) * double(b[k * ldb + o]);
+        mag += std::abs(double(x[i * ldx + k]) * double(b[k * ldb + o]));
+      }
+      const double hv = h[i * ldh + o];
+      switch (epi) {
+        case Epilogue::Tanh: v = std::tanh(v); break;
+        case Epilogue::Relu: v = std::max(v, 0.0); break;
+        case Epilogue::TanhGrad: v *= 1 - hv * hv; break;
+        case Epilogue::ReluGrad: v = hv > 0 ? v : 0.0; break;
+        case Epilogue::None: break;
+      }
+      const double err = std::abs(double(y[i * ldy + o]) - v) / (eps * (8 + mag));
+      worst = std::max(worst, err);
+      ok = ok && err < 4;
+    }
+    for (Index o = out; o < ldy; ++o) ok = ok && y[i * ldy + o] == y0[i * ldy + o];  // the gap stays
+  }
+  CAPTURE(worst);
+  CHECK_MESSAGE(ok, "dense");
+  CHECK(ws.flops() == 2.0 * double(n) * double(kdim) * double(out));
 }
 
 }  // namespace
@@ -202,6 +294,18 @@ TEST_CASE_TEMPLATE("every instruction set's skinny products match a reference", 
     for (int few = 1; few <= detail::kSkinnyMax; ++few)
       for (Index wide : {1, 3, 8, 17, 64, 70})
         for (Index n : {1, 6, 131}) check_skinny<T>(isa, n, few, wide, /*add=*/(n + few) % 2 == 0, rng);
+}
+
+TEST_CASE_TEMPLATE("every instruction set's fused dense product matches a reference", T, float, double) {
+  using detail::Epilogue;
+  Rng rng(13);
+  const Index shapes[][3] = {{1, 1, 1}, {5, 9, 64}, {6, 64, 64}, {13, 64, 64}, {131, 64, 70}, {40, 17, 100}, {7, 3, 5}};
+  for (Isa isa : supported_isas())
+    for (const auto& s : shapes)
+      for (Epilogue epi : {Epilogue::None, Epilogue::Tanh, Epilogue::Relu, Epilogue::TanhGrad, Epilogue::ReluGrad}) {
+        check_dense<T>(isa, s[0], s[1], s[2], epi, false, rng);
+        if (epi == Epilogue::None) check_dense<T>(isa, s[0], s[1], s[2], epi, true, rng);
+      }
 }
 
 TEST_CASE_TEMPLATE("every instruction set's tanh is within a few ulp of std::tanh", T, float, double) {

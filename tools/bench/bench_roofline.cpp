@@ -1,14 +1,16 @@
 // Roofline of the PPO update and cost of the rollout step on this CPU.
 //
-// 1. Attainable GEMM rate: the library's GEMM kernels of the instruction set the networks run
-//    (nn::best_isa(): Eigen's GEMM driver compiled for that set, nn/gemm.hpp) on plain
-//    column-major matrices at exactly the shapes of one update batch (N = 4000 rows, 64x64 nets):
+// 1. Attainable rate: the library's kernels of the instruction set the networks run
+//    (nn::best_isa(), nn/gemm.hpp), exactly as nn::Mlp chooses them: for layers wider than 8 on
+//    both sides the fused dense kernel (forward with tanh, input gradient with tanh') and Eigen's
+//    GEMM driver (weight gradient); the skinny kernels for layers at most 8 wide on one side. At
+//    the shapes of one update batch (N = 4000 rows, 64x64 nets):
 //      forward   Z(N x out)   = H(N x in) W^T          per layer
 //      weight    dW(out x in) = dZ^T(out x N) H(N x in) per layer
 //      input     dH(N x in)   = dZ(N x out) W           per layer above the first
 //    plus a large square GEMM (1024^3) as the CPU's single-core ceiling, in double and float.
-//    The "attainable" rate of an update is its GEMM FLOPs divided by the time of exactly those
-//    GEMMs run alone through the same kernels (no bias, activation, softmax, Adam): what an
+//    The "attainable" rate of an update is its product FLOPs divided by the time of exactly
+//    those products run alone through the same kernels (no bias, activation, softmax, Adam): what an
 //    implementation spending no time outside the GEMM at these shapes would reach. It is
 //    timed rep by rep interleaved with the real update, so both see the same machine load (this
 //    machine is shared); the fraction is the median over reps of the per-rep ratio.
@@ -76,35 +78,85 @@ M random_mat(Index r, Index c, rlmpi::Rng& rng) {
   return m;
 }
 
-// One GEMM C(m x n) = A(m x k) B(k x n), timed in repeated calls totalling >= ~20 ms each rep.
-struct GemmResult {
+// One product of an MLP layer, the way rlmpi::nn::Mlp runs it (src/nn/mlp.cpp): the skinny
+// kernels when one side of the layer is at most kSkinnyMax wide, Eigen's GEMM driver otherwise.
+// As a GEMM C(m x n) += A(m x k) B(k x n): forward m = N, n = out, k = in; weight gradient
+// m = out, n = in, k = N; input gradient m = N, n = in, k = out.
+enum class Op { Fwd, DW, DX };
+
+struct Shape {
   std::string what;
-  Index m, n, k;
-  double seconds;  // median per call
-  double gflops() const { return 2.0 * double(m) * double(n) * double(k) / seconds * 1e-9; }
+  Op op;
+  Index in, out;  // the layer; in = out = 1024 with op Fwd and N = 1024: the square ceiling
+  Index rows = kN;
+  Index m() const { return op == Op::DW ? out : rows; }
+  Index n() const { return op == Op::Fwd ? out : in; }
+  Index k() const { return op == Op::Fwd ? in : op == Op::DW ? rows : out; }
+  double flops() const { return 2.0 * double(m()) * double(n()) * double(k()); }
+  // The kernel Mlp uses for this layer: "dense" (fused, with the activation or its derivative),
+  // "gemm", "expand", "contract" or "outer".
+  const char* kernel() const {
+    constexpr Index few = rlmpi::nn::detail::kSkinnyMax;
+    const bool narrow_in = in <= few && (in <= out || out > few), narrow_out = !narrow_in && out <= few;
+    if (!narrow_in && !narrow_out) return op == Op::DW || what == "square" ? "gemm" : "dense";
+    if (op == Op::DW) return "outer";
+    return (op == Op::Fwd) == narrow_in ? "expand" : "contract";
+  }
 };
 
-// C (m x n) += A (m x k) B (k x n), all column-major, through the networks' GEMM kernels.
+struct GemmResult {
+  Shape shape;
+  double seconds;  // median per call
+  double gflops() const { return shape.flops() / seconds * 1e-9; }
+};
+
 template <class T>
 struct KernelGemm {
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
   rlmpi::nn::detail::GemmWorkspace<T> ws{rlmpi::nn::best_isa()};
   rlmpi::nn::detail::GemmPlan plan;
+  Shape s;
   Mat a, b, c;
-  KernelGemm(Index m, Index n, Index k, rlmpi::Rng& rng)
-      : a(random_mat<Mat>(m, k, rng)), b(random_mat<Mat>(k, n, rng)), c(Mat::Zero(m, n)) {
-    plan = ws.plan(m, n, k);
+  KernelGemm(const Shape& shape, rlmpi::Rng& rng)
+      : s(shape), a(random_mat<Mat>(s.m(), s.k(), rng)), b(random_mat<Mat>(s.k(), s.n(), rng)), c(Mat::Zero(s.m(), s.n())) {
+    plan = ws.plan(s.m(), s.n(), s.k());
   }
+  // The skinny kernels read row-major batches; a, b, c only provide storage of the right size.
   void run() {
-    ws.template gemm<Eigen::ColMajor, Eigen::ColMajor>(plan, c.rows(), c.cols(), a.cols(), a.data(), a.rows(),
-                                                       b.data(), b.rows(), c.data(), c.rows());
+    const std::string k = s.kernel();
+    const int in = static_cast<int>(s.in), out = static_cast<int>(s.out);
+    if (k == "gemm") {
+      ws.template gemm<Eigen::ColMajor, Eigen::ColMajor>(plan, c.rows(), c.cols(), a.cols(), a.data(), a.rows(),
+                                                         b.data(), b.rows(), c.data(), c.rows());
+    } else if (k == "dense") {  // as the networks call it: with tanh (forward) or tanh' (input gradient)
+      using rlmpi::nn::detail::Epilogue;
+      const bool fwd = s.op == Op::Fwd;
+      ws.dense(s.rows, s.k(), s.n(), a.data(), s.k(), b.data(), s.n(), nullptr, c.data(), s.n(),
+               fwd ? Epilogue::Tanh : Epilogue::TanhGrad, fwd ? nullptr : c.data(), s.n());
+    } else if (s.op == Op::Fwd) {  // z (N x out) from h (N x in)
+      if (k == "expand") {
+        ws.expand(s.rows, in, s.out, a.data(), s.in, b.data(), s.out, nullptr, c.data(), s.out);
+      } else {
+        ws.contract(s.rows, out, s.in, a.data(), s.in, b.data(), s.in, nullptr, c.data(), s.out);
+      }
+    } else if (s.op == Op::DX) {  // dh (N x in) from d (N x out)
+      if (k == "expand") {
+        ws.expand(s.rows, out, s.in, a.data(), s.out, b.data(), s.in, nullptr, c.data(), s.in);
+      } else {
+        ws.contract(s.rows, in, s.out, a.data(), s.out, b.data(), s.out, nullptr, c.data(), s.in);
+      }
+    } else if (s.out <= rlmpi::nn::detail::kSkinnyMax && (s.in > rlmpi::nn::detail::kSkinnyMax || s.in > s.out)) {
+      ws.outer(s.rows, out, s.in, a.data(), s.out, b.data(), s.in, c.data());  // dW (out x in)
+    } else {
+      ws.outer(s.rows, in, s.out, b.data(), s.in, a.data(), s.out, c.data());  // dW^T (in x out)
+    }
   }
 };
 
 template <class T>
-GemmResult time_gemm(const std::string& what, Index m, Index n, Index k, int reps) {
+GemmResult time_gemm(const Shape& shape, int reps) {
   rlmpi::Rng rng(7);
-  KernelGemm<T> g(m, n, k, rng);
+  KernelGemm<T> g(shape, rng);
   auto& c = g.c;
   g.run();
   const double one = seconds([&] { g.run(); });
@@ -117,23 +169,19 @@ GemmResult time_gemm(const std::string& what, Index m, Index n, Index k, int rep
                 inner);
   volatile T sink = c(0, 0);
   (void)sink;
-  return {what, m, n, k, median(t)};
+  return {shape, median(t)};
 }
 
-// The GEMMs of one forward + backward (no dX for the first layer) of an MLP with these sizes.
-struct Shape {
-  std::string what;
-  Index m, n, k;
-};
+// The products of one forward + backward (no dX for the first layer) of an MLP with these sizes.
 std::vector<Shape> mlp_gemms(const std::vector<int>& sizes) {
   std::vector<Shape> s;
   const int L = static_cast<int>(sizes.size()) - 1;
   for (int l = 0; l < L; ++l) {
     const Index in = sizes[l], out = sizes[l + 1];
     const std::string dims = std::to_string(in) + "->" + std::to_string(out);
-    s.push_back({"fwd  " + dims, kN, out, in});
-    s.push_back({"dW   " + dims, out, in, kN});
-    if (l > 0) s.push_back({"dX   " + dims, kN, in, out});
+    s.push_back({"fwd  " + dims, Op::Fwd, in, out});
+    s.push_back({"dW   " + dims, Op::DW, in, out});
+    if (l > 0) s.push_back({"dX   " + dims, Op::DX, in, out});
   }
   return s;
 }
@@ -157,12 +205,12 @@ Attainable<T> attainable(const std::vector<Shape>& shapes, std::vector<GemmResul
   for (const auto& s : shapes) {
     const GemmResult* hit = nullptr;
     for (const auto& c : cache)
-      if (c.m == s.m && c.n == s.n && c.k == s.k) hit = &c;
+      if (c.shape.op == s.op && c.shape.in == s.in && c.shape.out == s.out) hit = &c;
     if (hit == nullptr) {
-      cache.push_back(time_gemm<T>(s.what, s.m, s.n, s.k, reps));
+      cache.push_back(time_gemm<T>(s, reps));
       hit = &cache.back();
     }
-    a.flops += 2.0 * double(s.m) * double(s.n) * double(s.k);
+    a.flops += s.flops();
     a.seconds += hit->seconds;
   }
   return a;
@@ -174,7 +222,7 @@ struct GemmSet {
   std::vector<std::unique_ptr<KernelGemm<T>>> g;
   explicit GemmSet(const std::vector<Shape>& shapes) {
     rlmpi::Rng rng(5);
-    for (const auto& s : shapes) g.push_back(std::make_unique<KernelGemm<T>>(s.m, s.n, s.k, rng));
+    for (const auto& s : shapes) g.push_back(std::make_unique<KernelGemm<T>>(s, rng));
   }
   void run() {
     for (auto& x : g) x->run();
@@ -307,10 +355,11 @@ void run_type(const char* type, const std::vector<Problem>& problems, int reps, 
   std::printf("\n=== %s ===\n", type);
   std::vector<GemmResult> cache;
   if (!quick) {
-    const GemmResult big = time_gemm<T>("square", 1024, 1024, 1024, 5);
+    const GemmResult big = time_gemm<T>(Shape{"square", Op::Fwd, 1024, 1024, 1024}, 5);
     std::printf("  square GEMM 1024^3 (single-core ceiling of the kernels): %.2f GFLOP/s\n", big.gflops());
   }
-  std::printf("  GEMM kernels at the update's shapes (m x k x n, median per call):\n");
+  std::printf("  products at the update's shapes, through the kernels the networks use (m x k x n, median per "
+              "call):\n");
   struct Row {
     std::string name;
     double gflop, t, achieved, attain, frac, share;
@@ -322,21 +371,21 @@ void run_type(const char* type, const std::vector<Problem>& problems, int reps, 
     for (const auto& s : mlp_gemms(vs)) shapes.push_back(s);
     attainable<T>(shapes, cache, reps);  // per-shape table
     double flops = 0;
-    for (const auto& s : shapes) flops += kIters * 2.0 * double(s.m) * double(s.n) * double(s.k);
+    for (const auto& s : shapes) flops += kIters * s.flops();
     const UpdateTimes u = time_update<T>(pb, shapes, reps);
     rows.push_back({pb.name, flops * 1e-9, u.update, flops / u.update * 1e-9, flops / u.gemm_only * 1e-9,
                     u.ratio, u.pi_share});
   }
   for (const auto& c : cache)
-    std::printf("  %-22s %5ld x %5ld x %5ld  %9.1f us  %7.2f GFLOP/s\n", c.what.c_str(),
-                static_cast<long>(c.m), static_cast<long>(c.k), static_cast<long>(c.n), c.seconds * 1e6,
-                c.gflops());
+    std::printf("  %-14s %-9s %5ld x %5ld x %5ld  %9.1f us  %7.2f GFLOP/s\n", c.shape.what.c_str(),
+                c.shape.kernel(), static_cast<long>(c.shape.m()), static_cast<long>(c.shape.k()),
+                static_cast<long>(c.shape.n()), c.seconds * 1e6, c.gflops());
   std::printf("\n  %-26s %8s %8s %8s %8s %9s %8s %9s\n", "update (80 pi + 80 v iters)", "GFLOP", "time s",
               "GFLOP/s", "attain.", "fraction", "pi share", "of peak");
   for (const auto& r : rows)
     std::printf("  %-26s %8.3f %8.4f %8.2f %8.2f %8.1f%% %7.1f%% %8.1f%%\n", r.name.c_str(), r.gflop, r.t,
                 r.achieved, r.attain, 100 * r.frac, 100 * r.share, 100 * r.achieved / peak_gflops);
-  std::printf("  (attain. = the same GEMMs alone through the kernels, timed interleaved with the update;\n"
+  std::printf("  (attain. = the same products alone through the same kernels, timed interleaved with the update;\n"
               "   fraction = median over reps of attainable time / update time;\n"
               "   of peak = GFLOP/s / this core's measured %s peak, %.1f GFLOP/s in %s)\n",
               peak_isa, peak_gflops, type);

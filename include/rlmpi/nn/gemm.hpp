@@ -30,6 +30,11 @@ struct GemmPlan {
   Index kc = 0, mc = 0, nc = 0;
 };
 
+// What the dense kernel does to each result before storing it: nothing, an activation
+// (forward), or the activation's derivative expressed through its output h (backward:
+// tanh' = 1 - h^2, relu' = [h > 0]), multiplied in.
+enum class Epilogue { None, Tanh, Relu, TanhGrad, ReluGrad };
+
 // The kernels of one instruction set for one scalar type. gemm: column-major
 // C (m x n, leading dimension ldc) += alpha * A * B with A m x k and B k x n, each stored
 // row-major (R) or column-major (C) as the name says (rc: A row-major, B column-major), using
@@ -46,10 +51,17 @@ struct Kernels {
   // (c < wide; init null: 0). contract: y_i[j] = init[j] + <h_i, m_j> over wide entries
   // (j < few). outer: acc_j[c] += sum_i s_i[j] v_i[c] (acc: few x wide, row-major).
   void (*expand)(Index n, int few, Index wide, const T* s, Index lds, const T* m, Index ldm, const T* init, T* y,
-                 Index ldy, bool add);
+                 Index ldy, bool add, Epilogue epi, const T* h, Index ldh);  // epi: as dense's
   void (*contract)(Index n, int few, Index wide, const T* h, Index ldh, const T* m, Index ldm, const T* init, T* y,
                    Index ldy, bool add);
   void (*outer)(Index n, int few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc);
+  // out[c] = sum_{i<n} d_i[c] for c < wide (row stride ld): a bias gradient.
+  void (*column_sums)(Index n, Index wide, const T* d, Index ld, T* out);
+  // Fused layer product on row-major batches, no packing: y_i[o] = epi(init[o] + sum_{k<kdim}
+  // x_i[k] b_k[o]) for o < out (init null: 0), b_k = b + k ldb; with the *Grad epilogues the sum
+  // is multiplied by the derivative at h_i[o]; `add` (Epilogue::None only): y_i += the sum.
+  void (*dense)(Index n, Index kdim, Index out, const T* x, Index ldx, const T* b, Index ldb, const T* init, T* y,
+                Index ldy, Epilogue epi, const T* h, Index ldh, bool add);
 };
 
 // The largest `few` of the skinny kernels: layers this narrow (in or out) skip the GEMM.
@@ -105,9 +117,9 @@ class GemmWorkspace {
 
   // The skinny products of Kernels (few <= kSkinnyMax), counted like GEMMs of the same shape.
   void expand(Index n, int few, Index wide, const T* s, Index lds, const T* m, Index ldm, const T* init, T* y,
-              Index ldy, bool add = false) {
+              Index ldy, bool add = false, Epilogue epi = Epilogue::None, const T* h = nullptr, Index ldh = 0) {
     count(n, few, wide);
-    kernels().expand(n, few, wide, s, lds, m, ldm, init, y, ldy, add);
+    kernels().expand(n, few, wide, s, lds, m, ldm, init, y, ldy, add, epi, h, ldh);
   }
   void contract(Index n, int few, Index wide, const T* h, Index ldh, const T* m, Index ldm, const T* init, T* y,
                 Index ldy, bool add = false) {
@@ -117,6 +129,12 @@ class GemmWorkspace {
   void outer(Index n, int few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
     count(n, few, wide);
     kernels().outer(n, few, wide, s, lds, v, ldv, acc);
+  }
+
+  void dense(Index n, Index kdim, Index out, const T* x, Index ldx, const T* b, Index ldb, const T* init, T* y,
+             Index ldy, Epilogue epi = Epilogue::None, const T* h = nullptr, Index ldh = 0, bool add = false) {
+    count(n, kdim, out);
+    kernels().dense(n, kdim, out, x, ldx, b, ldb, init, y, ldy, epi, h, ldh, add);
   }
 
   // Floating-point operations of every gemm() so far (2 m n k each): the achieved rate.

@@ -115,9 +115,16 @@ class Mlp {
 
  private:
   T* act_buf(int i) { return h_[static_cast<std::size_t>(i)].data(); }
-  // z (n_ x out of layer l) = h W_l^T + b (b null: no bias); add: z += that instead.
-  void layer_forward(int l, const T* w, const T* b, const T* h, T* z, bool add);
-  // wt_ <- W_l^T (in x out, row-major) for a layer of at most kSkinnyMax inputs.
+  // z (n_ x out of layer l) = epi(h W_l^T + b) (b null: no bias; epi None or the activation);
+  // add (epi None only): z += h W_l^T + b instead.
+  void layer_forward(int l, const T* w, const T* b, const T* h, T* z, bool add, detail::Epilogue epi);
+  detail::Epilogue activation_epilogue() const {
+    return act_ == Activation::Tanh ? detail::Epilogue::Tanh : detail::Epilogue::Relu;
+  }
+  detail::Epilogue derivative_epilogue() const {
+    return act_ == Activation::Tanh ? detail::Epilogue::TanhGrad : detail::Epilogue::ReluGrad;
+  }
+  // wt_ <- W_l^T (in x out, row-major).
   void transpose_weights(int l, const T* w);
   void forward_small(const T* params, Index n);
   void activate(T* z, Index count) const;
@@ -136,8 +143,9 @@ class Mlp {
   std::vector<VectorX<T>> h_;  // h_[0] input copy, h_[l] activations, h_[L] output
   VectorX<T> ping_, pong_;     // backward deltas / jvp tangents
   VectorX<T> jv_;              // jvp output
-  VectorX<T> wt_, dwt_;        // a narrow-input layer's W^T and its gradient (in x out each)
-  std::vector<detail::GemmPlan> plan_fwd_, plan_dx_, plan_dw_;
+  VectorX<T> wt_;              // W_l^T (in x out) for the kernels that read it
+  VectorX<T> dwt_;             // a narrow-input layer's weight gradient, transposed
+  std::vector<detail::GemmPlan> plan_dw_;  // GEMM (wide layers): dW^T = H^T dZ
   detail::GemmWorkspace<T> gemm_;
 };
 

@@ -1,5 +1,5 @@
 // The nn kernels of one instruction set: Eigen's GEMM driver with caller-owned packing buffers,
-// the skinny products (skinny.hpp) and tanh. CMake compiles this file once per set (-march=x86-64,
+// the skinny products (skinny.hpp), the fused dense layer product (dense.hpp) and tanh. CMake compiles this file once per set (-march=x86-64,
 // x86-64-v3, x86-64-v4), each with RLMPI_KERNEL_ENTRY naming its table, and makes every symbol of
 // each object local except that entry (cmake/isolate_object.cmake): Eigen's templates have the
 // same names in every copy, and the linker would otherwise keep one copy of each (AVX-512 code
@@ -7,6 +7,7 @@
 #include <Eigen/Core>
 
 #include "rlmpi/nn/gemm.hpp"
+#include "dense.hpp"
 #include "skinny.hpp"
 #include "tanh.hpp"
 
@@ -51,7 +52,8 @@ void gemm(const GemmPlan& p, Index m, Index n, Index k, const T* a, Index lda, c
 template <class T>
 constexpr detail::Kernels<T> table_of() {
   return {&plan<T>, &gemm<T, Eigen::RowMajor, Eigen::ColMajor>, &gemm<T, Eigen::ColMajor, Eigen::RowMajor>,
-          &gemm<T, Eigen::ColMajor, Eigen::ColMajor>, &tanh_inplace<T>, &expand<T>, &contract<T>, &outer<T>};
+          &gemm<T, Eigen::ColMajor, Eigen::ColMajor>, &tanh_inplace<T>, &expand<T>, &contract<T>, &outer<T>,
+          &column_sums<T>, &dense<T>};
 }
 
 constexpr detail::KernelTable kTable{Isa::RLMPI_KERNEL_ISA, table_of<float>(), table_of<double>()};

@@ -10,6 +10,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 
+#include "epilogue.hpp"
 #include "rlmpi/core/types.hpp"
 #include "rlmpi/nn/gemm.hpp"
 
@@ -17,33 +18,38 @@ namespace rlmpi::nn::kernels {
 
 namespace skinny {
 namespace ei = Eigen::internal;
+using detail::Epilogue;
+using epilogue::finish;
 template <class T>
 using Packet = typename ei::packet_traits<T>::type;
 template <class T>
 inline constexpr Index kWidth = ei::packet_traits<T>::size;
 
-// y_i[c] (+)= init[c] + sum_{j < F} s_i[j] m_j[c] for c < wide (init = null: 0; add: +=), where
-// s_i = s + i lds, m_j = m + j ldm, y_i = y + i ldy.
-template <class T, int F>
+// y_i[c] = E(init[c] + sum_{j < F} s_i[j] m_j[c]) for c < wide (init = null: 0; add, with E None
+// only: y_i[c] += the sum), where s_i = s + i lds, m_j = m + j ldm, y_i = y + i ldy, and the
+// *Grad epilogues read h_i = h + i ldh (epilogue.hpp).
+template <class T, int F, Epilogue E>
 void expand(Index n, Index wide, const T* s, Index lds, const T* m, Index ldm, const T* init, T* y, Index ldy,
-            bool add) {
+            bool add, const T* h, Index ldh) {
   using P = Packet<T>;
   constexpr Index W = kWidth<T>;
   const Index wv = wide / W * W;
   for (Index i = 0; i < n; ++i) {
     const T* si = s + i * lds;
     T* yi = y + i * ldy;
+    const T* hi = h != nullptr ? h + i * ldh : nullptr;
     P b[F];
     for (int j = 0; j < F; ++j) b[j] = ei::pset1<P>(si[j]);
     for (Index c = 0; c < wv; c += W) {
       P acc = init != nullptr ? ei::ploadu<P>(init + c) : ei::pset1<P>(T(0));
       for (int j = 0; j < F; ++j) acc = ei::pmadd(b[j], ei::ploadu<P>(m + j * ldm + c), acc);
-      ei::pstoreu(yi + c, add ? ei::padd(ei::ploadu<P>(yi + c), acc) : acc);
+      if (add) acc = ei::padd(ei::ploadu<P>(yi + c), acc);
+      ei::pstoreu(yi + c, finish<T, E>(acc, hi != nullptr ? hi + c : nullptr));
     }
     for (Index c = wv; c < wide; ++c) {
       T acc = init != nullptr ? init[c] : T(0);
       for (int j = 0; j < F; ++j) acc += si[j] * m[j * ldm + c];
-      yi[c] = add ? yi[c] + acc : acc;
+      yi[c] = epilogue::finish_scalar<T, E>(add ? yi[c] + acc : acc, hi != nullptr ? hi[c] : T(0));
     }
   }
 }
@@ -150,8 +156,16 @@ void dispatch_few(int few, A... args) {
 template <class T, int F>
 struct Expand {
   static void run(Index n, Index wide, const T* s, Index lds, const T* m, Index ldm, const T* init, T* y, Index ldy,
-                  bool add) {
-    expand<T, F>(n, wide, s, lds, m, ldm, init, y, ldy, add);
+                  bool add, Epilogue epi, const T* h, Index ldh) {
+    switch (epi) {
+      case Epilogue::None: return expand<T, F, Epilogue::None>(n, wide, s, lds, m, ldm, init, y, ldy, add, h, ldh);
+      case Epilogue::Tanh: return expand<T, F, Epilogue::Tanh>(n, wide, s, lds, m, ldm, init, y, ldy, add, h, ldh);
+      case Epilogue::Relu: return expand<T, F, Epilogue::Relu>(n, wide, s, lds, m, ldm, init, y, ldy, add, h, ldh);
+      case Epilogue::TanhGrad:
+        return expand<T, F, Epilogue::TanhGrad>(n, wide, s, lds, m, ldm, init, y, ldy, add, h, ldh);
+      case Epilogue::ReluGrad:
+        return expand<T, F, Epilogue::ReluGrad>(n, wide, s, lds, m, ldm, init, y, ldy, add, h, ldh);
+    }
   }
 };
 template <class T, int F>
@@ -173,8 +187,36 @@ struct Outer {
 // The entry points of the kernel table (few in 1..kSkinnyMax).
 template <class T>
 void expand(Index n, int few, Index wide, const T* s, Index lds, const T* m, Index ldm, const T* init, T* y,
-            Index ldy, bool add) {
-  skinny::dispatch_few<T, skinny::Expand>(few, n, wide, s, lds, m, ldm, init, y, ldy, add);
+            Index ldy, bool add, detail::Epilogue epi, const T* h, Index ldh) {
+  skinny::dispatch_few<T, skinny::Expand>(few, n, wide, s, lds, m, ldm, init, y, ldy, add, epi, h, ldh);
+}
+
+// out[c] = sum_i d_i[c], c < wide (the bias gradient): whole rows of accumulators in registers.
+template <class T>
+void column_sums(Index n, Index wide, const T* d, Index ld, T* out) {
+  namespace ei = Eigen::internal;
+  using P = skinny::Packet<T>;
+  constexpr Index W = skinny::kWidth<T>;
+  constexpr int B = 8;
+  const Index wv = wide / W * W;
+  Index c = 0;
+  for (; c + B * W <= wv; c += B * W) {
+    P acc[B];
+    for (int b = 0; b < B; ++b) acc[b] = ei::pset1<P>(T(0));
+    for (Index i = 0; i < n; ++i)
+      for (int b = 0; b < B; ++b) acc[b] = ei::padd(acc[b], ei::ploadu<P>(d + i * ld + c + b * W));
+    for (int b = 0; b < B; ++b) ei::pstoreu(out + c + b * W, acc[b]);
+  }
+  for (; c < wv; c += W) {
+    P acc = ei::pset1<P>(T(0));
+    for (Index i = 0; i < n; ++i) acc = ei::padd(acc, ei::ploadu<P>(d + i * ld + c));
+    ei::pstoreu(out + c, acc);
+  }
+  for (; c < wide; ++c) {
+    T acc = T(0);
+    for (Index i = 0; i < n; ++i) acc += d[i * ld + c];
+    out[c] = acc;
+  }
 }
 template <class T>
 void contract(Index n, int few, Index wide, const T* h, Index ldh, const T* m, Index ldm, const T* init, T* y,

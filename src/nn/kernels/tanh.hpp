@@ -120,18 +120,21 @@ namespace rlmpi::nn::kernels {
 // alignment. (Eigen's own assignment peels to alignment and computes the peeled elements with
 // the scalar formula, which differs in the last bit: a rollout row then depended on where its
 // buffer started.)
+template <class T, class P>
+P tanh_packet(const P& x) {
+  if constexpr (std::is_same_v<T, double>) {
+    return TanhDoubleOp{}.packetOp(x);
+  } else {
+    return Eigen::internal::ptanh(x);
+  }
+}
+
 template <class T>
 void tanh_inplace(T* z, Index count) {
   namespace ei = Eigen::internal;
   using P = typename ei::packet_traits<T>::type;
   constexpr Index W = ei::packet_traits<T>::size;
-  const auto op = [](const P& x) {
-    if constexpr (std::is_same_v<T, double>) {
-      return TanhDoubleOp{}.packetOp(x);
-    } else {
-      return ei::ptanh(x);
-    }
-  };
+  const auto op = [](const P& x) { return tanh_packet<T>(x); };
   Index i = 0;
   for (; i + W <= count; i += W) ei::pstoreu(z + i, op(ei::ploadu<P>(z + i)));
   if (i < count) {
