@@ -83,7 +83,7 @@ def time_to_475(a, scratch):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bin", default="build/rlmpi")
+    ap.add_argument("--bin", default="build/rlmpi", help="rlmpi binary; a comma list compares builds (column binary: 1, 2, ...)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--envs", default="CartPole-v1,Pendulum-v1,Hopper-v5")
@@ -105,23 +105,24 @@ def main():
     if a.time_to_475:
         return time_to_475(a, scratch)
     print()
-    configs = [(env, algo, ranks, prec, isa) for env in a.envs.split(",") for algo in a.algos.split(",")
+    bins = a.bin.split(",")
+    configs = [(env, algo, ranks, prec, isa, b) for env in a.envs.split(",") for algo in a.algos.split(",")
                for ranks in map(int, a.ranks.split(",")) for prec in a.precisions.split(",")
-               for isa in a.isas.split(",")]
+               for isa in a.isas.split(",") for b in range(len(bins))]
     runs = {c: [] for c in configs}
     for r in range(a.reps):  # interleaved: see the docstring
         for c in configs:
-            env, algo, ranks, prec, isa = c
-            runs[c].append(run_once(a.bin, os.path.join(scratch, f"{env}-{algo}-{ranks}-{prec}-{isa}-{r}"), env, algo,
-                                    ranks, prec, a.epochs, 4000, isa=isa))
-    print("| env | algo | ranks | precision | isa | steps/s | rollout % | update % | MPI % | I/O % | epoch s |")
-    print("|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|")
+            env, algo, ranks, prec, isa, b = c
+            runs[c].append(run_once(bins[b], os.path.join(scratch, f"{env}-{algo}-{ranks}-{prec}-{isa}-{b}-{r}"), env,
+                                    algo, ranks, prec, a.epochs, 4000, isa=isa))
+    print("| env | algo | ranks | precision | isa | binary | steps/s | rollout % | update % | MPI % | I/O % | epoch s |")
+    print("|---|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|")
     for c in configs:
-        env, algo, ranks, prec, isa = c
+        env, algo, ranks, prec, isa, b = c
         m = summarize(runs[c])
         wall = m["epoch_s"] + m["TimeIO"]
         share = {k: 100 * m[k] / wall for k in ("TimeRollout", "TimeUpdate", "TimeComm", "TimeIO")}
-        print(f"| {env} | {algo} | {ranks} | {prec} | {isa} | {m['StepsPerSecond']:.0f} | "
+        print(f"| {env} | {algo} | {ranks} | {prec} | {isa} | {b + 1} | {m['StepsPerSecond']:.0f} | "
               f"{share['TimeRollout']:.1f} | {share['TimeUpdate']:.1f} | {share['TimeComm']:.1f} | "
               f"{share['TimeIO']:.1f} | {m['epoch_s']:.3f} |", flush=True)
     if a.no_weak:
