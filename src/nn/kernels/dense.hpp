@@ -21,10 +21,8 @@ namespace dense_detail {
 namespace ei = Eigen::internal;
 using detail::Epilogue;
 using epilogue::finish;
-template <class T>
-using Packet = typename ei::packet_traits<T>::type;
-template <class T>
-inline constexpr Index kWidth = ei::packet_traits<T>::size;
+using epilogue::kWidth;
+using epilogue::Packet;
 #ifdef EIGEN_VECTORIZE_AVX512
 inline constexpr int kPacketsPerTile = 4;
 #else

@@ -11,6 +11,11 @@
 namespace rlmpi::nn::kernels::epilogue {
 namespace ei = Eigen::internal;
 using detail::Epilogue;
+// The vector type of this instruction set for T, and its width (kernels.cpp is built once per set).
+template <class T>
+using Packet = typename ei::packet_traits<T>::type;
+template <class T>
+inline constexpr Index kWidth = ei::packet_traits<T>::size;
 
 template <class T, Epilogue E, class P>
 P finish(const P& v, const T* h) {
@@ -33,8 +38,8 @@ P finish(const P& v, const T* h) {
 // One scalar through the packet formula (padded), for the columns that do not fill a packet.
 template <class T, Epilogue E>
 T finish_scalar(T v, T h) {
-  using P = typename ei::packet_traits<T>::type;
-  constexpr Index W = ei::packet_traits<T>::size;
+  using P = Packet<T>;
+  constexpr Index W = kWidth<T>;
   alignas(64) T vin[W] = {}, hin[W] = {}, res[W];
   vin[0] = v;
   hin[0] = h;

@@ -20,10 +20,8 @@ namespace skinny {
 namespace ei = Eigen::internal;
 using detail::Epilogue;
 using epilogue::finish;
-template <class T>
-using Packet = typename ei::packet_traits<T>::type;
-template <class T>
-inline constexpr Index kWidth = ei::packet_traits<T>::size;
+using epilogue::kWidth;
+using epilogue::Packet;
 
 // y_i[c] = E(init[c] + sum_{j < F} s_i[j] m_j[c]) for c < wide (init = null: 0; add, with E None
 // only: y_i[c] += the sum), where s_i = s + i lds, m_j = m + j ldm, y_i = y + i ldy, and the
