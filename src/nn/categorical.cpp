@@ -1,8 +1,10 @@
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
 #include "rlmpi/core/safe_resize.hpp"
 #include "rlmpi/nn/policy.hpp"
+#include "packet_math.hpp"
 
 namespace rlmpi::nn {
 inline namespace RLMPI_NN_ABI {
@@ -36,14 +38,29 @@ void CategoricalPolicy<T>::forward(const Eigen::Ref<const VectorX<T>>& params,
   safe_grow(dy_, n * k);
   this->n_ = n;
   params_ = params.data();
-  Eigen::Map<MatrixX<T>> lp(logp_.data(), n, k), p(p_.data(), n, k);
+  // Stable log-softmax, shifted by the row's max so exp never overflows: lp = z - max - log
+  // sum exp(z - max), p = exp(lp). exp and log run over the whole batch in packets (a row of 2
+  // actions is too short for Eigen to vectorise, and scalar std::exp per entry cost about as much
+  // as a 64 x 64 layer); dy_ holds the row sums meanwhile.
+  const T* z = logits.data();
+  T* lp = logp_.data();
+  T* p = p_.data();
+  T* lse = dy_.data();
   for (Index i = 0; i < n; ++i) {
-    // Stable log-softmax: shift by the max so exp never overflows.
-    lp.row(i) = logits.row(i).array() - logits.row(i).maxCoeff();
-    const T lse = std::log(lp.row(i).array().exp().sum());
-    lp.row(i).array() -= lse;
-    p.row(i) = lp.row(i).array().exp();
+    T m = z[i * k];
+    for (Index j = 1; j < k; ++j) m = std::max(m, z[i * k + j]);
+    for (Index j = 0; j < k; ++j) lp[i * k + j] = z[i * k + j] - m;
   }
+  detail::exp_array(lp, p, n * k);
+  for (Index i = 0; i < n; ++i) {
+    T sum = 0;
+    for (Index j = 0; j < k; ++j) sum += p[i * k + j];
+    lse[i] = sum;
+  }
+  detail::log_array(lse, lse, n);
+  for (Index i = 0; i < n; ++i)
+    for (Index j = 0; j < k; ++j) lp[i * k + j] -= lse[i];
+  detail::exp_array(lp, p, n * k);
 }
 
 template <class T>

@@ -30,6 +30,13 @@ Shape shape_of(Index in, Index out) {
   return Shape::Gemm;
 }
 
+// The weight gradient is accumulated as dW^T (in x out) when that vectorises along the wider
+// side (an 11 -> 64 layer: 64 lanes, not 11), as dW (out x in) otherwise.
+bool grad_transposed(Index in, Index out) {
+  const Shape s = shape_of(in, out);
+  return s == Shape::NarrowIn || (s == Shape::Gemm && in < out);
+}
+
 }  // namespace
 
 Init parse_init(const std::string& name) {
@@ -55,14 +62,16 @@ Mlp<T>::Mlp(std::vector<int> sizes, Activation act, Isa isa)
     num_params_ += sizes_[l + 1];
   }
   h_.resize(sizes_.size());
-  Index narrow = 0, transposed = 0;
+  Index narrow = 0;
   for (int l = 0; l < num_layers(); ++l) {
     const Index size = Index{sizes_[l]} * sizes_[l + 1];
     const Shape shape = shape_of(sizes_[l], sizes_[l + 1]);
-    if (shape == Shape::NarrowIn) narrow = std::max(narrow, size);
-    if (shape != Shape::NarrowOut) transposed = std::max(transposed, size);
+    wt_off_.push_back(wt_set_);
+    dwt_off_.push_back(narrow);
+    if (shape != Shape::NarrowOut) wt_set_ += size;
+    if (grad_transposed(sizes_[l], sizes_[l + 1])) narrow += size;
   }
-  wt_.resize(transposed);
+  wt_.resize(2 * wt_set_);
   dwt_.resize(narrow);
 }
 
@@ -109,14 +118,9 @@ void Mlp<T>::reserve(Index n) {
   safe_resize(pong_, 0);
   safe_resize(jv_, 0);
   for (std::size_t l = 0; l < sizes_.size(); ++l) safe_resize(h_[l], n * sizes_[l]);
-  safe_resize(ping_, n * max_width_);
-  safe_resize(pong_, n * max_width_);
+  safe_resize(ping_, std::min(n, kBlockRows) * max_width_);
+  safe_resize(pong_, std::min(n, kBlockRows) * max_width_);
   safe_resize(jv_, n * out_dim());
-  plan_dw_.clear();
-  for (int l = 0; l < num_layers(); ++l) {
-    const Index in = sizes_[l], out = sizes_[l + 1];
-    plan_dw_.push_back(gemm_.plan(in, out, n));  // dW^T(in x out) = H^T(in x n) dZ(n x out)
-  }
   cap_ = n;
 }
 
@@ -142,17 +146,22 @@ void Mlp<T>::activation_backward(const T* h, T* d, Index count) const {
 }
 
 template <class T>
-void Mlp<T>::transpose_weights(int l, const T* w) {
-  const Index in = sizes_[l], out = sizes_[l + 1];
-  for (Index o = 0; o < out; ++o)
-    for (Index j = 0; j < in; ++j) wt_[j * out + o] = w[o * in + j];
+void Mlp<T>::transpose_weights(const T* p, int set, bool narrow_in_only) {
+  for (int l = 0; l < num_layers(); ++l) {
+    const Index in = sizes_[l], out = sizes_[l + 1];
+    const Shape shape = shape_of(in, out);
+    if (shape == Shape::NarrowOut || (narrow_in_only && shape != Shape::NarrowIn)) continue;
+    const T* w = p + w_off_[l];
+    T* wt = wt_.data() + set * wt_set_ + wt_off_[l];
+    for (Index o = 0; o < out; ++o)
+      for (Index j = 0; j < in; ++j) wt[j * out + o] = w[o * in + j];
+  }
 }
 
-// Batches are row-major N x width blocks. Layers wider than kSkinnyMax on both sides run the
-// fused dense kernel (forward: bias + product + activation; input gradient: product +
-// activation derivative) and Eigen's GEMM driver for the weight gradient, where a row-major
-// N x w batch is a column-major w x N matrix: dW^T = H^T dZ. Narrower layers run the skinny
-// kernels.
+// Batches are row-major N x width blocks, run through all layers kBlockRows rows at a time.
+// Layers wider than kSkinnyMax on both sides run the fused dense kernel (forward: bias + product
+// + activation; input gradient: product + activation derivative) and the wide outer product for
+// the weight gradient; narrower layers run the skinny kernels. No packing anywhere.
 template <class T>
 ConstMatrixMap<T> Mlp<T>::forward(const T* params, const Eigen::Ref<const MatrixX<T>>& x) {
   if (x.cols() != in_dim()) throw std::invalid_argument("Mlp::forward: input has wrong width");
@@ -165,29 +174,33 @@ ConstMatrixMap<T> Mlp<T>::forward(const T* params, const Eigen::Ref<const Matrix
     forward_small(params, n);
     return ConstMatrixMap<T>(act_buf(L), n, out_dim());
   }
-  for (int l = 0; l < L; ++l)
-    layer_forward(l, params + w_off_[l], params + b_off_[l], act_buf(l), act_buf(l + 1), /*add=*/false,
-                  l + 1 < L ? activation_epilogue() : detail::Epilogue::None);
+  transpose_weights(params, 0);
+  for (Index i0 = 0; i0 < n; i0 += kBlockRows) {
+    const Index m = std::min(kBlockRows, n - i0);
+    for (int l = 0; l < L; ++l)
+      layer_forward(l, params + w_off_[l], transposed(l, 0), params + b_off_[l], m, act_buf(l) + i0 * sizes_[l],
+                    act_buf(l + 1) + i0 * sizes_[l + 1], /*add=*/false,
+                    l + 1 < L ? activation_epilogue() : detail::Epilogue::None);
+  }
   return ConstMatrixMap<T>(act_buf(L), n, out_dim());
 }
 
 template <class T>
-void Mlp<T>::layer_forward(int l, const T* w, const T* b, const T* h, T* z, bool add, detail::Epilogue epi) {
-  const Index n = n_, in = sizes_[l], out = sizes_[l + 1];
+void Mlp<T>::layer_forward(int l, const T* w, const T* wt, const T* b, Index m, const T* h, T* z, bool add,
+                           detail::Epilogue epi) {
+  const Index in = sizes_[l], out = sizes_[l + 1];
   switch (shape_of(in, out)) {
     case Shape::NarrowIn:  // bias, product and activation in one pass
-      transpose_weights(l, w);
-      gemm_.expand(n, static_cast<int>(in), out, h, in, wt_.data(), out, b, z, out, add, epi);
+      gemm_.expand(m, static_cast<int>(in), out, h, in, wt, out, b, z, out, add, epi);
       return;
     case Shape::NarrowOut:
-      gemm_.contract(n, static_cast<int>(out), in, h, in, w, in, b, z, out, add);
+      gemm_.contract(m, static_cast<int>(out), in, h, in, w, in, b, z, out, add);
       break;
     case Shape::Gemm:  // bias, product and activation in one pass
-      transpose_weights(l, w);
-      gemm_.dense(n, in, out, h, in, wt_.data(), out, b, z, out, epi, nullptr, 0, add);
+      gemm_.dense(m, in, out, h, in, wt, out, b, z, out, epi, nullptr, 0, add);
       return;
   }
-  if (epi != detail::Epilogue::None) activate(z, n * out);
+  if (epi != detail::Epilogue::None) activate(z, m * out);
 }
 
 // Tiny batches (the rollout: one row per environment): every row on its own through the skinny
@@ -200,6 +213,7 @@ void Mlp<T>::forward_small(const T* params, Index n) {
   const auto& k = gemm_.kernels();
   constexpr Index kFew = detail::kSkinnyMax;
   const int L = num_layers();
+  transpose_weights(params, 0, /*narrow_in_only=*/true);  // the 64 x 64 layers read W as it is here
   for (int l = 0; l < L; ++l) {
     const Index in = sizes_[l], out = sizes_[l + 1];
     const T* w = params + w_off_[l];
@@ -208,8 +222,7 @@ void Mlp<T>::forward_small(const T* params, Index n) {
     T* z = act_buf(l + 1);
     const bool hidden = l + 1 < L;
     if (shape_of(in, out) == Shape::NarrowIn) {
-      transpose_weights(l, w);
-      k.expand(n, static_cast<int>(in), out, h, in, wt_.data(), out, b, z, out, false,
+      k.expand(n, static_cast<int>(in), out, h, in, transposed(l, 0), out, b, z, out, false,
                hidden ? activation_epilogue() : detail::Epilogue::None, nullptr, 0);
     } else {
       for (Index o = 0; o < out; o += kFew)
@@ -226,48 +239,50 @@ void Mlp<T>::backward(const T* params, const Eigen::Ref<const MatrixX<T>>& dy, T
   if (dy.rows() != n || dy.cols() != out_dim())
     throw std::invalid_argument("Mlp::backward: dy must be N x out of the last forward");
   const int L = num_layers();
-  const T* d = dy.data();  // delta of the current layer's pre-activation, n x out rows
-  Index ld = dy.outerStride();
+  transpose_weights(params, 0);
+  Eigen::Map<VectorX<T>>(grad, num_params_).setZero();  // every sum below accumulates over blocks
+  dwt_.setZero();
+  if (dx != nullptr) safe_resize(*dx, n, in_dim());
   T* bufs[2] = {ping_.data(), pong_.data()};
-  for (int l = L - 1; l >= 0; --l) {
-    const Index in = sizes_[l], out = sizes_[l + 1];
-    gemm_.kernels().column_sums(n, out, d, ld, grad + b_off_[l]);
-    T* gw = grad + w_off_[l];
-    const T* w = params + w_off_[l];
-    const Shape shape = shape_of(in, out);
-    // dW (out x in) = sum_i d_i h_i^T
-    if (shape == Shape::NarrowOut) {
-      Eigen::Map<VectorX<T>>(gw, out * in).setZero();
-      gemm_.outer(n, static_cast<int>(out), in, d, ld, act_buf(l), in, gw);
-    } else if (shape == Shape::NarrowIn) {
-      dwt_.setZero();
-      gemm_.outer(n, static_cast<int>(in), out, act_buf(l), in, d, ld, dwt_.data());
-      for (Index o = 0; o < out; ++o)
-        for (Index j = 0; j < in; ++j) gw[o * in + j] = dwt_[j * out + o];
-    } else {
-      Eigen::Map<VectorX<T>>(gw, out * in).setZero();
-      gemm_.template gemm<Eigen::ColMajor, Eigen::RowMajor>(plan_dw_[l], in, out, n, act_buf(l), in, d, ld, gw, in);
-    }
-    if (l == 0 && dx == nullptr) break;
-    // dh_i = (W^T d_i) * f'(pre-activation of layer l's input), fused where the kernel can
-    T* dh = bufs[l & 1];
-    const detail::Epilogue deriv = l == 0 ? detail::Epilogue::None : derivative_epilogue();
-    if (shape == Shape::NarrowOut) {
-      gemm_.expand(n, static_cast<int>(out), in, d, ld, w, in, nullptr, dh, in, false, deriv, act_buf(l), in);
-    } else if (shape == Shape::NarrowIn) {
-      transpose_weights(l, w);
-      gemm_.contract(n, static_cast<int>(in), out, d, ld, wt_.data(), out, nullptr, dh, in);
-      if (l > 0) activation_backward(act_buf(l), dh, n * in);
-    } else {
-      gemm_.dense(n, out, in, d, ld, w, in, nullptr, dh, in, deriv, act_buf(l), in);
-    }
-    if (l > 0) {
+  for (Index i0 = 0; i0 < n; i0 += kBlockRows) {
+    const Index m = std::min(kBlockRows, n - i0);
+    const T* d = dy.data() + i0 * dy.outerStride();  // delta of layer l's pre-activation, m x out rows
+    Index ld = dy.outerStride();
+    for (int l = L - 1; l >= 0; --l) {
+      const Index in = sizes_[l], out = sizes_[l + 1];
+      const T* h = act_buf(l) + i0 * in;  // the block's input to layer l
+      gemm_.kernels().column_sums(m, out, d, ld, grad + b_off_[l]);
+      const Shape shape = shape_of(in, out);
+      // dW (out x in) += sum_i d_i h_i^T, or its transpose (grad_transposed)
+      if (grad_transposed(in, out)) {
+        gemm_.outer(m, static_cast<int>(in), out, h, in, d, ld, dwt_.data() + dwt_off_[l]);
+      } else {
+        gemm_.outer(m, static_cast<int>(out), in, d, ld, h, in, grad + w_off_[l]);
+      }
+      if (l == 0 && dx == nullptr) break;
+      // dh_i = (W^T d_i) * f'(pre-activation of layer l's input), fused where the kernel can
+      T* dh = l == 0 ? dx->data() + i0 * in : bufs[l & 1];
+      const T* w = params + w_off_[l];
+      const detail::Epilogue deriv = l == 0 ? detail::Epilogue::None : derivative_epilogue();
+      if (shape == Shape::NarrowOut) {
+        gemm_.expand(m, static_cast<int>(out), in, d, ld, w, in, nullptr, dh, in, false, deriv, h, in);
+      } else if (shape == Shape::NarrowIn) {
+        gemm_.contract(m, static_cast<int>(in), out, d, ld, transposed(l, 0), out, nullptr, dh, in);
+        if (l > 0) activation_backward(h, dh, m * in);
+      } else {
+        gemm_.dense(m, out, in, d, ld, w, in, nullptr, dh, in, deriv, h, in);
+      }
       d = dh;
       ld = in;
-    } else if (dx != nullptr) {
-      safe_resize(*dx, n, in);
-      *dx = ConstRowMap<T>(dh, n, in);
     }
+  }
+  for (int l = 0; l < L; ++l) {
+    const Index in = sizes_[l], out = sizes_[l + 1];
+    if (!grad_transposed(in, out)) continue;
+    const T* dwt = dwt_.data() + dwt_off_[l];
+    T* gw = grad + w_off_[l];
+    for (Index o = 0; o < out; ++o)
+      for (Index j = 0; j < in; ++j) gw[o * in + j] = dwt[j * out + o];
   }
 }
 
@@ -275,15 +290,23 @@ template <class T>
 ConstMatrixMap<T> Mlp<T>::jvp(const T* params, const T* v) {
   const Index n = n_;
   const int L = num_layers();
+  transpose_weights(params, 0);
+  transpose_weights(v, 1);
   T* bufs[2] = {ping_.data(), pong_.data()};
-  const T* dh = nullptr;  // tangent of the current layer's input (none for x)
-  for (int l = 0; l < L; ++l) {
-    const Index out = sizes_[l + 1];
-    T* dz = l + 1 == L ? jv_.data() : bufs[l & 1];
-    layer_forward(l, v + w_off_[l], v + b_off_[l], act_buf(l), dz, /*add=*/false, detail::Epilogue::None);
-    if (dh != nullptr) layer_forward(l, params + w_off_[l], nullptr, dh, dz, /*add=*/true, detail::Epilogue::None);
-    if (l + 1 < L) activation_backward(act_buf(l + 1), dz, n * out);
-    dh = dz;
+  for (Index i0 = 0; i0 < n; i0 += kBlockRows) {
+    const Index m = std::min(kBlockRows, n - i0);
+    const T* dh = nullptr;  // tangent of the current layer's input (none for x)
+    for (int l = 0; l < L; ++l) {
+      const Index in = sizes_[l], out = sizes_[l + 1];
+      T* dz = l + 1 == L ? jv_.data() + i0 * out : bufs[l & 1];
+      layer_forward(l, v + w_off_[l], transposed(l, 1), v + b_off_[l], m, act_buf(l) + i0 * in, dz, /*add=*/false,
+                    detail::Epilogue::None);
+      if (dh != nullptr)
+        layer_forward(l, params + w_off_[l], transposed(l, 0), nullptr, m, dh, dz, /*add=*/true,
+                      detail::Epilogue::None);
+      if (l + 1 < L) activation_backward(act_buf(l + 1) + i0 * out, dz, m * out);
+      dh = dz;
+    }
   }
   return ConstMatrixMap<T>(jv_.data(), n, out_dim());
 }

@@ -84,6 +84,40 @@ std::vector<T> random_values(std::size_t size, Rng& rng) {
   return v;
 }
 
+// outer: acc_j[c] += sum_i s_i[j] v_i[c], any few (the narrow kernels up to kSkinnyMax, the
+// wide tiles above), against double loops; and rows split into two calls give the same bits.
+template <class T>
+void check_outer(detail::GemmWorkspace<T>& ws, Index n, int few, Index wide, Rng& rng) {
+  CAPTURE(n);
+  CAPTURE(few);
+  CAPTURE(wide);
+  const double eps = std::numeric_limits<T>::epsilon();
+  {
+    const Index lds = few + 3, ldv = wide + 2;
+    const auto s = random_values<T>(static_cast<std::size_t>(n * lds), rng);
+    const auto v = random_values<T>(static_cast<std::size_t>(n * ldv), rng);
+    auto acc = random_values<T>(static_cast<std::size_t>(few * wide), rng);
+    const std::vector<T> acc0 = acc;
+    ws.outer(n, few, wide, s.data(), lds, v.data(), ldv, acc.data());
+    bool ok = true;
+    for (int j = 0; j < few; ++j)
+      for (Index c = 0; c < wide; ++c) {
+        double want = acc0[j * wide + c], mag = std::abs(want);
+        for (Index i = 0; i < n; ++i) {
+          want += double(s[i * lds + j]) * double(v[i * ldv + c]);
+          mag += std::abs(double(s[i * lds + j]) * double(v[i * ldv + c]));
+        }
+        ok = ok && std::abs(double(acc[j * wide + c]) - want) <= eps * (5 + double(n)) * (1 + mag);
+      }
+    CHECK_MESSAGE(ok, "outer");
+    std::vector<T> split = acc0;
+    const Index part = n / 3;
+    ws.outer(part, few, wide, s.data(), lds, v.data(), ldv, split.data());
+    ws.outer(n - part, few, wide, s.data() + part * lds, lds, v.data() + part * ldv, ldv, split.data());
+    CHECK_MESSAGE(split == acc, "outer split into two calls");
+  }
+}
+
 // The skinny products (gemm.hpp: expand with every epilogue, contract, outer, column_sums) of
 // one set against double loops, with row strides above the minimum and both the = and += forms.
 template <class T>
@@ -160,27 +194,8 @@ void check_skinny(Isa isa, Index n, int few, Index wide, bool add, Rng& rng) {
     }
     CHECK_MESSAGE(ok, "contract");
   }
-  // outer: acc_j[c] += sum_i s_i[j] v_i[c]
-  {
-    const Index lds = few + 3, ldv = wide + 2;
-    const auto s = random_values<T>(static_cast<std::size_t>(n * lds), rng);
-    const auto v = random_values<T>(static_cast<std::size_t>(n * ldv), rng);
-    auto acc = random_values<T>(static_cast<std::size_t>(few * wide), rng);
-    const std::vector<T> acc0 = acc;
-    ws.outer(n, few, wide, s.data(), lds, v.data(), ldv, acc.data());
-    bool ok = true;
-    for (int j = 0; j < few; ++j)
-      for (Index c = 0; c < wide; ++c) {
-        double want = acc0[j * wide + c], mag = std::abs(want);
-        for (Index i = 0; i < n; ++i) {
-          want += double(s[i * lds + j]) * double(v[i * ldv + c]);
-          mag += std::abs(double(s[i * lds + j]) * double(v[i * ldv + c]));
-        }
-        ok = ok && bounded(acc[j * wide + c], want, mag, n + 1);
-      }
-    CHECK_MESSAGE(ok, "outer");
-  }
-  CHECK(ws.flops() == 12 * 2.0 * double(n) * few * double(wide));  // as GEMMs: expand 10 times, contract, outer
+  check_outer(ws, n, few, wide, rng);
+  CHECK(ws.flops() == 13 * 2.0 * double(n) * few * double(wide));  // as GEMMs: expand 10 times, contract, outer twice over n rows
   // column_sums: the bias gradient
   {
     const Index ld = wide + 4;
@@ -189,7 +204,7 @@ void check_skinny(Isa isa, Index n, int few, Index wide, bool add, Rng& rng) {
     ws.kernels().column_sums(n, wide, d.data(), ld, sums.data());
     bool ok = true;
     for (Index c = 0; c < wide; ++c) {
-      double want = 0, mag = 0;
+      double want = 7, mag = 7;  // adds to what is there
       for (Index i = 0; i < n; ++i) {
         want += d[i * ld + c];
         mag += std::abs(double(d[i * ld + c]));
@@ -197,6 +212,13 @@ void check_skinny(Isa isa, Index n, int few, Index wide, bool add, Rng& rng) {
       ok = ok && bounded(sums[c], want, mag, n);
     }
     CHECK_MESSAGE(ok, "column_sums");
+    // Rows in order: the sums over rows [0, n) in one call or in two calls give the same bits
+    // (Mlp::backward accumulates a batch's gradient block by block).
+    std::vector<T> split(static_cast<std::size_t>(wide), T(7));
+    const Index half = n / 2;
+    ws.kernels().column_sums(half, wide, d.data(), ld, split.data());
+    ws.kernels().column_sums(n - half, wide, d.data() + half * ld, ld, split.data());
+    CHECK_MESSAGE(split == sums, "column_sums split into two calls");
   }
 }
 
@@ -294,6 +316,17 @@ TEST_CASE_TEMPLATE("every instruction set's skinny products match a reference", 
     for (int few = 1; few <= detail::kSkinnyMax; ++few)
       for (Index wide : {1, 3, 8, 17, 64, 70})
         for (Index n : {1, 6, 131}) check_skinny<T>(isa, n, few, wide, /*add=*/(n + few) % 2 == 0, rng);
+}
+
+TEST_CASE_TEMPLATE("every instruction set's outer product for wide layers matches a reference", T, float, double) {
+  Rng rng(17);
+  for (Isa isa : supported_isas()) {
+    CAPTURE(to_string(isa));
+    detail::GemmWorkspace<T> ws(isa);
+    for (int few : {9, 12, 13, 17, 64, 70})
+      for (Index wide : {1, 3, 8, 17, 64, 70})
+        for (Index n : {1, 6, 65, 131}) check_outer<T>(ws, n, few, wide, rng);
+  }
 }
 
 TEST_CASE_TEMPLATE("every instruction set's fused dense product matches a reference", T, float, double) {

@@ -170,6 +170,44 @@ TEST_CASE("Mlp jvp matches central differences of forward") {
   }
 }
 
+// Batches above kBlockRows run block by block: every row's output, input gradient and J v are
+// the same bits as in any other batch (rows never mix), and the parameter gradient is the sum of
+// the gradients of the batch's parts (to rounding). With central differences on the small shapes.
+TEST_CASE("Mlp: a batch of several row blocks equals its rows run in smaller batches") {
+  Rng rng(8);
+  const Index n = 2 * Mlp<double>::kBlockRows + 13, cut = 50;
+  for (const auto& s : shapes()) {
+    CAPTURE(s.sizes.size());
+    CAPTURE(s.sizes.front());
+    Mlp<double> mlp(s.sizes, s.act), part(s.sizes, s.act);
+    VectorX<double> p(mlp.num_params());
+    mlp.init(p, rng);
+    p += random_vector(p.size(), rng, 0.1);
+    const VectorX<double> v = random_vector(p.size(), rng);
+    const MatrixX<double> x = random_matrix(n, s.sizes.front(), rng);
+    const MatrixX<double> dy = random_matrix(n, s.sizes.back(), rng);
+    const MatrixX<double> y = mlp.forward(p.data(), x);
+    const MatrixX<double> jv = mlp.jvp(p.data(), v.data());
+    VectorX<double> grad = VectorX<double>::Constant(p.size(), 123.0), g_sum = VectorX<double>::Zero(p.size());
+    MatrixX<double> dx;
+    mlp.backward(p.data(), dy, grad.data(), &dx);
+    for (const auto& [r0, rows] : {std::pair<Index, Index>{0, cut}, {cut, n - cut}}) {
+      const MatrixX<double> xs = x.middleRows(r0, rows), dys = dy.middleRows(r0, rows);
+      CHECK(MatrixX<double>(part.forward(p.data(), xs)) == y.middleRows(r0, rows));
+      CHECK(MatrixX<double>(part.jvp(p.data(), v.data())) == jv.middleRows(r0, rows));
+      VectorX<double> g(p.size());
+      MatrixX<double> dxs;
+      part.backward(p.data(), dys, g.data(), &dxs);
+      CHECK(dxs == dx.middleRows(r0, rows));
+      g_sum += g;
+    }
+    CHECK(rel_error(grad, g_sum) < 1e-13);
+    if (p.size() > 400) continue;
+    auto loss_p = [&](const VectorX<double>& q) { return (part.forward(q.data(), x).array() * dy.array()).sum(); };
+    CHECK(rel_error(grad, fd_gradient(loss_p, p)) < 1e-6);
+  }
+}
+
 TEST_CASE("Mlp workspace: smaller batch after a larger one, strided inputs") {
   Rng rng(4);
   Mlp<double> mlp({3, 7, 4, 2}, Activation::Tanh);

@@ -2,13 +2,15 @@
 //
 // 1. Attainable rate: the library's kernels of the instruction set the networks run
 //    (nn::best_isa(), nn/gemm.hpp), exactly as nn::Mlp chooses them: for layers wider than 8 on
-//    both sides the fused dense kernel (forward with tanh, input gradient with tanh') and Eigen's
-//    GEMM driver (weight gradient); the skinny kernels for layers at most 8 wide on one side. At
+//    both sides the fused dense kernel (forward with tanh, input gradient with tanh') and the
+//    wide outer product (weight gradient); the skinny kernels for layers at most 8 wide on one
+//    side. Each runs over all N rows in one call here; nn::Mlp runs them kBlockRows rows at a
+//    time through all layers. At
 //    the shapes of one update batch (N = 4000 rows, 64x64 nets):
 //      forward   Z(N x out)   = H(N x in) W^T          per layer
 //      weight    dW(out x in) = dZ^T(out x N) H(N x in) per layer
 //      input     dH(N x in)   = dZ(N x out) W           per layer above the first
-//    plus a large square GEMM (1024^3) as the CPU's single-core ceiling, in double and float.
+//    plus a large square GEMM (1024^3, Eigen's driver) as a reference ceiling, in double and float.
 //    The "attainable" rate of an update is its product FLOPs divided by the time of exactly
 //    those products run alone through the same kernels (no bias, activation, softmax, Adam): what an
 //    implementation spending no time outside the GEMM at these shapes would reach. It is
@@ -79,7 +81,8 @@ M random_mat(Index r, Index c, rlmpi::Rng& rng) {
 }
 
 // One product of an MLP layer, the way rlmpi::nn::Mlp runs it (src/nn/mlp.cpp): the skinny
-// kernels when one side of the layer is at most kSkinnyMax wide, Eigen's GEMM driver otherwise.
+// kernels when one side of the layer is at most kSkinnyMax wide, the dense kernel and the wide
+// outer product otherwise (Eigen's GEMM driver for the square reference only).
 // As a GEMM C(m x n) += A(m x k) B(k x n): forward m = N, n = out, k = in; weight gradient
 // m = out, n = in, k = N; input gradient m = N, n = in, k = out.
 enum class Op { Fwd, DW, DX };
@@ -94,11 +97,12 @@ struct Shape {
   Index k() const { return op == Op::Fwd ? in : op == Op::DW ? rows : out; }
   double flops() const { return 2.0 * double(m()) * double(n()) * double(k()); }
   // The kernel Mlp uses for this layer: "dense" (fused, with the activation or its derivative),
-  // "gemm", "expand", "contract" or "outer".
+  // "expand", "contract" or "outer" ("gemm": the square reference).
   const char* kernel() const {
     constexpr Index few = rlmpi::nn::detail::kSkinnyMax;
     const bool narrow_in = in <= few && (in <= out || out > few), narrow_out = !narrow_in && out <= few;
-    if (!narrow_in && !narrow_out) return op == Op::DW || what == "square" ? "gemm" : "dense";
+    if (what == "square") return "gemm";
+    if (!narrow_in && !narrow_out) return op == Op::DW ? "outer" : "dense";
     if (op == Op::DW) return "outer";
     return (op == Op::Fwd) == narrow_in ? "expand" : "contract";
   }
@@ -122,6 +126,12 @@ struct KernelGemm {
     plan = ws.plan(s.m(), s.n(), s.k());
   }
   // The skinny kernels read row-major batches; a, b, c only provide storage of the right size.
+  // As Mlp's grad_transposed: dW^T (in x out) for narrow-input layers and wide layers with in < out.
+  bool dw_transposed() const {
+    constexpr Index few = rlmpi::nn::detail::kSkinnyMax;
+    const bool narrow_in = s.in <= few && (s.in <= s.out || s.out > few), narrow_out = !narrow_in && s.out <= few;
+    return narrow_in || (!narrow_out && s.in < s.out);
+  }
   void run() {
     const std::string k = s.kernel();
     const int in = static_cast<int>(s.in), out = static_cast<int>(s.out);
@@ -145,7 +155,7 @@ struct KernelGemm {
       } else {
         ws.contract(s.rows, in, s.out, a.data(), s.out, b.data(), s.out, nullptr, c.data(), s.in);
       }
-    } else if (s.out <= rlmpi::nn::detail::kSkinnyMax && (s.in > rlmpi::nn::detail::kSkinnyMax || s.in > s.out)) {
+    } else if (!dw_transposed()) {
       ws.outer(s.rows, out, s.in, a.data(), s.out, b.data(), s.in, c.data());  // dW (out x in)
     } else {
       ws.outer(s.rows, in, s.out, b.data(), s.in, a.data(), s.out, c.data());  // dW^T (in x out)
@@ -356,7 +366,7 @@ void run_type(const char* type, const std::vector<Problem>& problems, int reps, 
   std::vector<GemmResult> cache;
   if (!quick) {
     const GemmResult big = time_gemm<T>(Shape{"square", Op::Fwd, 1024, 1024, 1024}, 5);
-    std::printf("  square GEMM 1024^3 (single-core ceiling of the kernels): %.2f GFLOP/s\n", big.gflops());
+    std::printf("  square GEMM 1024^3 (Eigen's driver, a reference): %.2f GFLOP/s\n", big.gflops());
   }
   std::printf("  products at the update's shapes, through the kernels the networks use (m x k x n, median per "
               "call):\n");

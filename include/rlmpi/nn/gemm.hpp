@@ -46,16 +46,18 @@ struct Kernels {
   GemmPlan (*plan)(Index m, Index n, Index k);
   Gemm rc, cr, cc;
   void (*tanh)(T* z, Index count);  // z <- tanh(z), a few ulp
-  // Skinny products, `few` in 1..kSkinnyMax, rows i < n, row strides ld*; `add`: y_i += the
-  // right-hand side instead of y_i = it. expand: y_i[c] = init[c] + sum_{j<few} s_i[j] m_j[c]
-  // (c < wide; init null: 0). contract: y_i[j] = init[j] + <h_i, m_j> over wide entries
-  // (j < few). outer: acc_j[c] += sum_i s_i[j] v_i[c] (acc: few x wide, row-major).
+  // Skinny products, `few` in 1..kSkinnyMax (outer: any few >= 1), rows i < n, row strides ld*;
+  // `add`: y_i += the right-hand side instead of y_i = it. expand: y_i[c] = init[c] +
+  // sum_{j<few} s_i[j] m_j[c] (c < wide; init null: 0). contract: y_i[j] = init[j] + <h_i, m_j>
+  // over wide entries (j < few). outer: acc_j[c] += sum_i s_i[j] v_i[c] (acc: few x wide,
+  // row-major; each sum runs over the rows in order, so splitting the rows into several calls
+  // gives the same bits).
   void (*expand)(Index n, int few, Index wide, const T* s, Index lds, const T* m, Index ldm, const T* init, T* y,
                  Index ldy, bool add, Epilogue epi, const T* h, Index ldh);  // epi: as dense's
   void (*contract)(Index n, int few, Index wide, const T* h, Index ldh, const T* m, Index ldm, const T* init, T* y,
                    Index ldy, bool add);
   void (*outer)(Index n, int few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc);
-  // out[c] = sum_{i<n} d_i[c] for c < wide (row stride ld): a bias gradient.
+  // out[c] += sum_{i<n} d_i[c] for c < wide (row stride ld; rows in order): a bias gradient.
   void (*column_sums)(Index n, Index wide, const T* d, Index ld, T* out);
   // Fused layer product on row-major batches, no packing: y_i[o] = epi(init[o] + sum_{k<kdim}
   // x_i[k] b_k[o]) for o < out (init null: 0), b_k = b + k ldb; with the *Grad epilogues the sum

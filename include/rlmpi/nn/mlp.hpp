@@ -9,9 +9,9 @@
 //   [ W_0 | b_0 | W_1 | b_1 | ... ]
 //   W_l: out_l x in_l, row-major (the torch.nn.Linear.weight layout), y = W x + b.
 //   b_l: out_l.
-// Row-major out x in matches PyTorch state dicts. Speed does not depend on the choice: Eigen's
-// GEMM packs both operands into its own panel format whatever their storage order, and the
-// large operands are the N x dim batches, not W.
+// Row-major out x in matches PyTorch state dicts. Speed does not depend on the choice: the
+// kernels read W^T where they need it from a copy made once per pass, and the large operands
+// are the N x dim batches, not W.
 //
 // Batches are N x dim, one sample per row. Hidden layers use the activation, the output layer
 // is the identity.
@@ -92,6 +92,12 @@ class Mlp {
   // the instruction set's vector kernels, no packing; a row's result does not depend on its
   // batch. Equal to the GEMM path up to rounding (~1e-16 rel. in double).
   static constexpr Index kSmallBatch = 8;
+  // Larger batches go through all layers in blocks of this many rows (forward, backward, jvp):
+  // a block's activations and deltas pass from layer to layer in L1/L2 instead of streaming
+  // N x 64 matrices through memory. A multiple of the kernels' row tiles (6 and 4). Results do
+  // not depend on it: rows never mix in forward and jvp, and the gradient's sums over rows run
+  // in row order across blocks (gemm.hpp: outer, column_sums).
+  static constexpr Index kBlockRows = 96;
 
   // y = f(x) for the N x in batch x; caches x and the activations for backward and jvp. The
   // returned view (N x out) stays valid until the next forward or reserve. N <= kSmallBatch
@@ -115,17 +121,22 @@ class Mlp {
 
  private:
   T* act_buf(int i) { return h_[static_cast<std::size_t>(i)].data(); }
-  // z (n_ x out of layer l) = epi(h W_l^T + b) (b null: no bias; epi None or the activation);
-  // add (epi None only): z += h W_l^T + b instead.
-  void layer_forward(int l, const T* w, const T* b, const T* h, T* z, bool add, detail::Epilogue epi);
+  // z (m x out of layer l) = epi(h W_l^T + b) for m rows h (m x in) (b null: no bias; epi None
+  // or the activation); add (epi None only): z += h W_l^T + b instead. wt: W_l^T, as
+  // transpose_weights leaves it (read by the wide and narrow-input layers).
+  void layer_forward(int l, const T* w, const T* wt, const T* b, Index m, const T* h, T* z, bool add,
+                     detail::Epilogue epi);
   detail::Epilogue activation_epilogue() const {
     return act_ == Activation::Tanh ? detail::Epilogue::Tanh : detail::Epilogue::Relu;
   }
   detail::Epilogue derivative_epilogue() const {
     return act_ == Activation::Tanh ? detail::Epilogue::TanhGrad : detail::Epilogue::ReluGrad;
   }
-  // wt_ <- W_l^T (in x out, row-major).
-  void transpose_weights(int l, const T* w);
+  // W_l^T (in x out, row-major) of every layer that reads it (narrow_in_only: of the
+  // narrow-input layers), from the flat vector p, into copy `set` (0: the parameters, 1: jvp's
+  // direction); transposed(l, set) is layer l's copy.
+  void transpose_weights(const T* p, int set, bool narrow_in_only = false);
+  const T* transposed(int l, int set) const { return wt_.data() + set * wt_set_ + wt_off_[l]; }
   void forward_small(const T* params, Index n);
   void activate(T* z, Index count) const;
   // d <- d * f'(pre) expressed through the activation's output h.
@@ -134,6 +145,8 @@ class Mlp {
   std::vector<int> sizes_;
   Activation act_ = Activation::Tanh;
   std::vector<Index> w_off_, b_off_;
+  std::vector<Index> wt_off_, dwt_off_;  // layer l's block in wt_ (each set) and in dwt_
+  Index wt_set_ = 0;                     // size of one set of transposed weights
   Index num_params_ = 0;
   int max_width_ = 0;
 
@@ -141,11 +154,10 @@ class Mlp {
   Index cap_ = 0;  // rows the buffers hold
   Index n_ = 0;    // rows of the cached batch
   std::vector<VectorX<T>> h_;  // h_[0] input copy, h_[l] activations, h_[L] output
-  VectorX<T> ping_, pong_;     // backward deltas / jvp tangents
+  VectorX<T> ping_, pong_;     // backward deltas / jvp tangents of one block of rows
   VectorX<T> jv_;              // jvp output
-  VectorX<T> wt_;              // W_l^T (in x out) for the kernels that read it
-  VectorX<T> dwt_;             // a narrow-input layer's weight gradient, transposed
-  std::vector<detail::GemmPlan> plan_dw_;  // GEMM (wide layers): dW^T = H^T dZ
+  VectorX<T> wt_;              // W_l^T (in x out) for the kernels that read it, two sets
+  VectorX<T> dwt_;             // weight gradients accumulated transposed (mlp.cpp: grad_transposed)
   detail::GemmWorkspace<T> gemm_;
 };
 

@@ -6,7 +6,8 @@
 // with Eigen's packet primitives, which are as wide as the instruction set this file is compiled
 // for (kernels.cpp is built once per set), and keep enough independent FMA chains in flight.
 // Every row is computed by the same instructions in the same order: results depend only on the
-// instruction set, never on the batch size or the row's position.
+// instruction set, never on the batch size or the row's position. The outer product (a weight
+// gradient: a sum over rows) also serves the wide layers (outer_wide).
 #include <Eigen/Core>
 #include <algorithm>
 
@@ -113,25 +114,65 @@ void outer_block(Index i0, Index i1, Index c0, const T* s, Index lds, const T* v
     for (int b = 0; b < B; ++b) ei::pstoreu(acc + j * wide + c0 + b * W, a[j][b]);
 }
 
-// acc_j[c] += sum_i s_i[j] v_i[c] (acc is F x wide, row-major). Rows go in blocks that keep their
-// part of v in L1 while every column block passes over it; about 8 accumulators per row step.
+// acc_j[c] += sum_i s_i[j] v_i[c] for j < F and every c < wide, over rows [i0, i1): column blocks
+// of B packets (about 8 accumulators per row step for the narrow F, F x B = 6 x 2 or 6 x 4 for
+// the wide case below), then single packets, then scalars.
+template <class T, int F, int B>
+void outer_rows(Index i0, Index i1, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
+  constexpr Index W = kWidth<T>;
+  const Index wv = wide / W * W;
+  Index c = 0;
+  for (; c + B * W <= wv; c += B * W) outer_block<T, F, B>(i0, i1, c, s, lds, v, ldv, acc, wide);
+  for (; c < wv; c += W) outer_block<T, F, 1>(i0, i1, c, s, lds, v, ldv, acc, wide);
+  for (; c < wide; ++c)
+    for (int j = 0; j < F; ++j) {
+      T a = acc[j * wide + c];
+      for (Index i = i0; i < i1; ++i) a += s[i * lds + j] * v[i * ldv + c];
+      acc[j * wide + c] = a;
+    }
+}
+
+// Rows per block of the outer products: their part of s and v stays in L1 while every column
+// block passes over it. Small enough that rows 256 bytes apart (64 floats), which fall into only
+// 16 of L1's 64 sets, fit its 8 ways: 32 rows of s and of v are 64 lines of the 128 those sets
+// hold. Every sum still runs over the rows in order (the accumulators go to memory and back
+// between blocks), so the result does not depend on this block size or on how a caller splits
+// the rows into calls.
+inline constexpr Index kOuterRows = 32;
+
+// acc_j[c] += sum_i s_i[j] v_i[c] (acc is F x wide, row-major).
 template <class T, int F>
 void outer(Index n, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
-  constexpr Index W = kWidth<T>;
   constexpr int B = F >= 8 ? 1 : F >= 4 ? 2 : F >= 2 ? 4 : 8;
-  constexpr Index kRows = 64;
-  const Index wv = wide / W * W;
-  for (Index i0 = 0; i0 < n; i0 += kRows) {
-    const Index i1 = std::min(n, i0 + kRows);
-    Index c = 0;
-    for (; c + B * W <= wv; c += B * W) outer_block<T, F, B>(i0, i1, c, s, lds, v, ldv, acc, wide);
-    for (; c < wv; c += W) outer_block<T, F, 1>(i0, i1, c, s, lds, v, ldv, acc, wide);
-    for (; c < wide; ++c)
-      for (int j = 0; j < F; ++j) {
-        T a = acc[j * wide + c];
-        for (Index i = i0; i < i1; ++i) a += s[i * lds + j] * v[i * ldv + c];
-        acc[j * wide + c] = a;
-      }
+  for (Index i0 = 0; i0 < n; i0 += kOuterRows)
+    outer_rows<T, F, B>(i0, std::min(n, i0 + kOuterRows), wide, s, lds, v, ldv, acc);
+}
+
+// The same for any number of accumulator rows (the weight gradient of a 64 x 64 layer): register
+// tiles of 6 rows x 2 packets (6 x 4 with AVX-512's 32 registers), 8 loads per 12 FMAs, like the
+// dense kernel's; remaining rows (few % 6) in one narrower tile.
+#ifdef EIGEN_VECTORIZE_AVX512
+inline constexpr int kWideOuterPackets = 4;
+#else
+inline constexpr int kWideOuterPackets = 2;
+#endif
+template <class T>
+void outer_wide(Index n, Index few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
+  constexpr int F = 6, B = kWideOuterPackets;
+  for (Index i0 = 0; i0 < n; i0 += kOuterRows) {
+    const Index i1 = std::min(n, i0 + kOuterRows);
+    Index j = 0;
+    for (; j + F <= few; j += F) outer_rows<T, F, B>(i0, i1, wide, s + j, lds, v, ldv, acc + j * wide);
+    const T* sj = s + j;
+    T* aj = acc + j * wide;
+    switch (few - j) {
+      case 5: outer_rows<T, 5, B>(i0, i1, wide, sj, lds, v, ldv, aj); break;
+      case 4: outer_rows<T, 4, B>(i0, i1, wide, sj, lds, v, ldv, aj); break;
+      case 3: outer_rows<T, 3, B>(i0, i1, wide, sj, lds, v, ldv, aj); break;
+      case 2: outer_rows<T, 2, B>(i0, i1, wide, sj, lds, v, ldv, aj); break;
+      case 1: outer_rows<T, 1, B>(i0, i1, wide, sj, lds, v, ldv, aj); break;
+      default: break;
+    }
   }
 }
 
@@ -189,7 +230,8 @@ void expand(Index n, int few, Index wide, const T* s, Index lds, const T* m, Ind
   skinny::dispatch_few<T, skinny::Expand>(few, n, wide, s, lds, m, ldm, init, y, ldy, add, epi, h, ldh);
 }
 
-// out[c] = sum_i d_i[c], c < wide (the bias gradient): whole rows of accumulators in registers.
+// out[c] += sum_i d_i[c], c < wide (the bias gradient, accumulated over row blocks): whole rows
+// of accumulators in registers, started from out so that each sum runs over the rows in order.
 template <class T>
 void column_sums(Index n, Index wide, const T* d, Index ld, T* out) {
   namespace ei = Eigen::internal;
@@ -200,18 +242,18 @@ void column_sums(Index n, Index wide, const T* d, Index ld, T* out) {
   Index c = 0;
   for (; c + B * W <= wv; c += B * W) {
     P acc[B];
-    for (int b = 0; b < B; ++b) acc[b] = ei::pset1<P>(T(0));
+    for (int b = 0; b < B; ++b) acc[b] = ei::ploadu<P>(out + c + b * W);
     for (Index i = 0; i < n; ++i)
       for (int b = 0; b < B; ++b) acc[b] = ei::padd(acc[b], ei::ploadu<P>(d + i * ld + c + b * W));
     for (int b = 0; b < B; ++b) ei::pstoreu(out + c + b * W, acc[b]);
   }
   for (; c < wv; c += W) {
-    P acc = ei::pset1<P>(T(0));
+    P acc = ei::ploadu<P>(out + c);
     for (Index i = 0; i < n; ++i) acc = ei::padd(acc, ei::ploadu<P>(d + i * ld + c));
     ei::pstoreu(out + c, acc);
   }
   for (; c < wide; ++c) {
-    T acc = T(0);
+    T acc = out[c];
     for (Index i = 0; i < n; ++i) acc += d[i * ld + c];
     out[c] = acc;
   }
@@ -223,6 +265,7 @@ void contract(Index n, int few, Index wide, const T* h, Index ldh, const T* m, I
 }
 template <class T>
 void outer(Index n, int few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
+  if (few > detail::kSkinnyMax) return skinny::outer_wide<T>(n, few, wide, s, lds, v, ldv, acc);
   skinny::dispatch_few<T, skinny::Outer>(few, n, wide, s, lds, v, ldv, acc);
 }
 
