@@ -110,17 +110,17 @@ void Mlp<T>::reserve(Index n) {
   if (n <= cap_) return;
   // If an allocation below throws (std::bad_alloc for a batch that does not fit), the network is
   // left with no workspace (capacity 0) rather than with buffers smaller than cap_ claims; and
-  // safe_resize never leaves a freed block in a buffer (Eigen's resize does, see safe_resize.hpp).
+  // AlignedBuffer::resize never leaves a freed block in a buffer.
   cap_ = 0;
   n_ = 0;
-  for (auto& h : h_) safe_resize(h, 0);  // old buffers go first: room for the new ones
-  safe_resize(ping_, 0);
-  safe_resize(pong_, 0);
-  safe_resize(jv_, 0);
-  for (std::size_t l = 0; l < sizes_.size(); ++l) safe_resize(h_[l], n * sizes_[l]);
-  safe_resize(ping_, std::min(n, kBlockRows) * max_width_);
-  safe_resize(pong_, std::min(n, kBlockRows) * max_width_);
-  safe_resize(jv_, n * out_dim());
+  for (auto& h : h_) h.resize(0);  // old buffers go first: room for the new ones
+  ping_.resize(0);
+  pong_.resize(0);
+  jv_.resize(0);
+  for (std::size_t l = 0; l < sizes_.size(); ++l) h_[l].resize(n * sizes_[l]);
+  ping_.resize(std::min(n, kBlockRows) * max_width_);
+  pong_.resize(std::min(n, kBlockRows) * max_width_);
+  jv_.resize(n * out_dim());
   cap_ = n;
 }
 
@@ -241,7 +241,7 @@ void Mlp<T>::backward(const T* params, const Eigen::Ref<const MatrixX<T>>& dy, T
   const int L = num_layers();
   transpose_weights(params, 0);
   Eigen::Map<VectorX<T>>(grad, num_params_).setZero();  // every sum below accumulates over blocks
-  dwt_.setZero();
+  dwt_.set_zero();
   if (dx != nullptr) safe_resize(*dx, n, in_dim());
   T* bufs[2] = {ping_.data(), pong_.data()};
   for (Index i0 = 0; i0 < n; i0 += kBlockRows) {

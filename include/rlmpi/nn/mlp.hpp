@@ -27,6 +27,7 @@
 #include "rlmpi/core/types.hpp"
 #include "rlmpi/nn/abi.hpp"
 #include "rlmpi/nn/activation.hpp"
+#include "rlmpi/nn/aligned_buffer.hpp"
 #include "rlmpi/nn/gemm.hpp"
 
 namespace rlmpi::nn {
@@ -153,11 +154,12 @@ class Mlp {
   // Workspace (raw storage; an n x w block is laid out row-major with stride w).
   Index cap_ = 0;  // rows the buffers hold
   Index n_ = 0;    // rows of the cached batch
-  std::vector<VectorX<T>> h_;  // h_[0] input copy, h_[l] activations, h_[L] output
-  VectorX<T> ping_, pong_;     // backward deltas / jvp tangents of one block of rows
-  VectorX<T> jv_;              // jvp output
-  VectorX<T> wt_;              // W_l^T (in x out) for the kernels that read it, two sets
-  VectorX<T> dwt_;             // weight gradients accumulated transposed (mlp.cpp: grad_transposed)
+  using Buffer = detail::AlignedBuffer<T>;  // 64-byte aligned: rows of 64 floats on cache lines
+  std::vector<Buffer> h_;  // h_[0] input copy, h_[l] activations, h_[L] output
+  Buffer ping_, pong_;     // backward deltas / jvp tangents of one block of rows
+  Buffer jv_;              // jvp output
+  Buffer wt_;              // W_l^T (in x out) for the kernels that read it, two sets
+  Buffer dwt_;             // weight gradients accumulated transposed (mlp.cpp: grad_transposed)
   detail::GemmWorkspace<T> gemm_;
 };
 

@@ -114,14 +114,15 @@ void outer_block(Index i0, Index i1, Index c0, const T* s, Index lds, const T* v
     for (int b = 0; b < B; ++b) ei::pstoreu(acc + j * wide + c0 + b * W, a[j][b]);
 }
 
-// acc_j[c] += sum_i s_i[j] v_i[c] for j < F and every c < wide, over rows [i0, i1): column blocks
-// of B packets (about 8 accumulators per row step for the narrow F, F x B = 6 x 2 or 6 x 4 for
-// the wide case below), then single packets, then scalars.
+// acc_j[c] += sum_i s_i[j] v_i[c] for j < F and c in [c_begin, wide), over rows [i0, i1):
+// column blocks of B packets (about 8 accumulators per row step for the narrow F), then single
+// packets, then scalars.
 template <class T, int F, int B>
-void outer_rows(Index i0, Index i1, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
+void outer_rows(Index i0, Index i1, Index c_begin, Index wide, const T* s, Index lds, const T* v, Index ldv,
+                T* acc) {
   constexpr Index W = kWidth<T>;
   const Index wv = wide / W * W;
-  Index c = 0;
+  Index c = c_begin;
   for (; c + B * W <= wv; c += B * W) outer_block<T, F, B>(i0, i1, c, s, lds, v, ldv, acc, wide);
   for (; c < wv; c += W) outer_block<T, F, 1>(i0, i1, c, s, lds, v, ldv, acc, wide);
   for (; c < wide; ++c)
@@ -145,34 +146,52 @@ template <class T, int F>
 void outer(Index n, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
   constexpr int B = F >= 8 ? 1 : F >= 4 ? 2 : F >= 2 ? 4 : 8;
   for (Index i0 = 0; i0 < n; i0 += kOuterRows)
-    outer_rows<T, F, B>(i0, std::min(n, i0 + kOuterRows), wide, s, lds, v, ldv, acc);
+    outer_rows<T, F, B>(i0, std::min(n, i0 + kOuterRows), 0, wide, s, lds, v, ldv, acc);
 }
 
 // The same for any number of accumulator rows (the weight gradient of a 64 x 64 layer): register
 // tiles of 6 rows x 2 packets (6 x 4 with AVX-512's 32 registers), 8 loads per 12 FMAs, like the
-// dense kernel's; remaining rows (few % 6) in one narrower tile.
+// dense kernel's; the remaining rows (few % 6) in one narrower tile. Column blocks outside row
+// tiles: one block's lines of v are read by every row tile while they are in L1.
 #ifdef EIGEN_VECTORIZE_AVX512
 inline constexpr int kWideOuterPackets = 4;
 #else
 inline constexpr int kWideOuterPackets = 2;
 #endif
+template <class T, int B>
+void outer_wide_columns(Index i0, Index i1, Index c, Index few, Index wide, const T* s, Index lds, const T* v,
+                        Index ldv, T* acc) {
+  constexpr int F = 6;
+  Index j = 0;
+  for (; j + F <= few; j += F) outer_block<T, F, B>(i0, i1, c, s + j, lds, v, ldv, acc + j * wide, wide);
+  const T* sj = s + j;
+  T* aj = acc + j * wide;
+  switch (few - j) {
+    case 5: return outer_block<T, 5, B>(i0, i1, c, sj, lds, v, ldv, aj, wide);
+    case 4: return outer_block<T, 4, B>(i0, i1, c, sj, lds, v, ldv, aj, wide);
+    case 3: return outer_block<T, 3, B>(i0, i1, c, sj, lds, v, ldv, aj, wide);
+    case 2: return outer_block<T, 2, B>(i0, i1, c, sj, lds, v, ldv, aj, wide);
+    case 1: return outer_block<T, 1, B>(i0, i1, c, sj, lds, v, ldv, aj, wide);
+    default: return;
+  }
+}
+
 template <class T>
 void outer_wide(Index n, Index few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
-  constexpr int F = 6, B = kWideOuterPackets;
+  constexpr Index W = kWidth<T>;
+  constexpr int B = kWideOuterPackets;
+  const Index wv = wide / W * W;
   for (Index i0 = 0; i0 < n; i0 += kOuterRows) {
     const Index i1 = std::min(n, i0 + kOuterRows);
-    Index j = 0;
-    for (; j + F <= few; j += F) outer_rows<T, F, B>(i0, i1, wide, s + j, lds, v, ldv, acc + j * wide);
-    const T* sj = s + j;
-    T* aj = acc + j * wide;
-    switch (few - j) {
-      case 5: outer_rows<T, 5, B>(i0, i1, wide, sj, lds, v, ldv, aj); break;
-      case 4: outer_rows<T, 4, B>(i0, i1, wide, sj, lds, v, ldv, aj); break;
-      case 3: outer_rows<T, 3, B>(i0, i1, wide, sj, lds, v, ldv, aj); break;
-      case 2: outer_rows<T, 2, B>(i0, i1, wide, sj, lds, v, ldv, aj); break;
-      case 1: outer_rows<T, 1, B>(i0, i1, wide, sj, lds, v, ldv, aj); break;
-      default: break;
-    }
+    Index c = 0;
+    for (; c + B * W <= wv; c += B * W) outer_wide_columns<T, B>(i0, i1, c, few, wide, s, lds, v, ldv, acc);
+    for (; c < wv; c += W) outer_wide_columns<T, 1>(i0, i1, c, few, wide, s, lds, v, ldv, acc);
+    for (; c < wide; ++c)
+      for (Index j = 0; j < few; ++j) {
+        T a = acc[j * wide + c];
+        for (Index i = i0; i < i1; ++i) a += s[i * lds + j] * v[i * ldv + c];
+        acc[j * wide + c] = a;
+      }
   }
 }
 
