@@ -20,7 +20,8 @@ template <class T>
 using ConstRowMap = Eigen::Map<const MatrixX<T>>;
 
 // How a layer's batched products run: the skinny kernels when one side of the layer is at most
-// kSkinnyMax wide (vectorised along the other side), Eigen's GEMM otherwise.
+// kSkinnyMax wide (vectorised along the other side), the dense kernel and the wide outer
+// product otherwise ("Gemm").
 enum class Shape { Gemm, NarrowIn, NarrowOut };
 
 Shape shape_of(Index in, Index out) {

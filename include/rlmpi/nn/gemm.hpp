@@ -1,5 +1,7 @@
 #pragma once
-// Allocation-free GEMM for the nn kernels (internal; used by src/nn only).
+// The nn kernel table (internal; used by src/nn and the benchmarks): the skinny and dense layer
+// products Mlp runs, tanh, and an allocation-free GEMM that no network uses any more (the
+// benchmarks' reference for Eigen's rate at our shapes).
 //
 // Why not `C.noalias() = A * B`: Eigen's product packs its operands into scratch buffers that it
 // puts on the stack only up to EIGEN_STACK_ALLOCATION_LIMIT (128 KiB) and otherwise mallocs and
