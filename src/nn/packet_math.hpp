@@ -7,8 +7,11 @@
 #include <Eigen/Core>
 
 #include "rlmpi/core/types.hpp"
+#include "rlmpi/nn/abi.hpp"
 
-namespace rlmpi::nn::detail {
+namespace rlmpi::nn {
+inline namespace RLMPI_NN_ABI {  // built once per nn ABI, like the code that includes it
+namespace detail {
 
 template <class T, class Op>
 void packet_apply(const T* in, T* out, Index count, Op op) {
@@ -39,4 +42,6 @@ void log_array(const T* in, T* out, Index count) {
   packet_apply(in, out, count, [](const P& x) { return Eigen::internal::plog(x); });
 }
 
-}  // namespace rlmpi::nn::detail
+}  // namespace detail
+}  // namespace RLMPI_NN_ABI
+}  // namespace rlmpi::nn
