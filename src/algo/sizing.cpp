@@ -18,6 +18,7 @@
 #include "rlmpi/algo/algorithm.hpp"
 #include "rlmpi/core/error.hpp"
 #include "rlmpi/env/env.hpp"
+#include "rlmpi/nn/mlp.hpp"
 
 namespace rlmpi::algo {
 namespace {
@@ -36,15 +37,19 @@ double num_params(const std::vector<double>& w) {
   return p;
 }
 
-// Entries of an Mlp workspace for n rows (Mlp::reserve): every layer's activations, two
-// backprop buffers of the widest layer, the output tangent.
+// Entries of an Mlp workspace for n rows (Mlp::reserve and its constructor): every layer's
+// activations and the output tangent for all n rows, two backprop buffers of the widest layer for
+// one block of rows (Mlp::kBlockRows), and at most three copies of the weights (two sets
+// transposed, weight gradients accumulated transposed).
 double workspace(const std::vector<double>& w, double n) {
-  double sum = 0, widest = 0;
-  for (double x : w) {
-    sum += x;
-    widest = std::max(widest, x);
+  double sum = 0, widest = 0, weights = 0;
+  for (std::size_t l = 0; l < w.size(); ++l) {
+    sum += w[l];
+    widest = std::max(widest, w[l]);
+    if (l + 1 < w.size()) weights += w[l] * w[l + 1];
   }
-  return n * (sum + 2 * widest + w.back());
+  const double block = std::min(n, static_cast<double>(nn::Mlp<double>::kBlockRows));
+  return n * (sum + w.back()) + 2 * widest * block + 3 * weights;
 }
 
 // /proc/self/status "<key>:  123 kB" in bytes, 0 when absent.

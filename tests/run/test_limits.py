@@ -154,11 +154,12 @@ def need_and_in_use(message):
 
 
 def case_oom_runtime(tmp):
-    # Networks of about 2 GiB per rank (CartPole, one hidden layer of 12000, double). The estimate
-    # bounds what the run allocates, so a run it admits does not run out of memory; with
+    # Networks of about 2 GiB per rank (CartPole, one hidden layer of 32000, double: the activations
+    # of 4000 rows). The estimate bounds what the run allocates, so a run it admits does not run
+    # out of memory; with
     # --skip-memory-check and a limit well below the estimate the run starts and an allocation in
     # training fails.
-    args = ["--hid", "12000", "--train-pi-iters", "2", "--train-v-iters", "2", "--quiet", "--precision", "double"]
+    args = ["--hid", "32000", "--train-pi-iters", "2", "--train-v-iters", "2", "--quiet", "--precision", "double"]
     for np_ in () if RLMPI_IS_ASAN else (1, 2):
         steps = str(4000 * np_)  # the same batch per rank
         p = run(np_, *args, "--epochs", "3", "--steps-per-epoch", steps, "--out", f"{tmp}/calibrate-{np_}", expect=2,
@@ -186,8 +187,8 @@ def case_oom_runtime(tmp):
         print(f"no ASan build at {asan}: ASan part skipped")
         return
     # ASan reserves terabytes of address space (no ulimit -v): its allocator refuses blocks above
-    # max_allocation_size_mb instead (the 12000 x 4000 activations: 366 MiB), which Eigen turns into
-    # std::bad_alloc. Unfixed, ASan reports the double free ("attempting double-free").
+    # max_allocation_size_mb instead (the 32000 x 4000 activations: 977 MiB), which the workspace
+    # turns into std::bad_alloc. Unfixed, ASan reports the double free ("attempting double-free").
     # ASan's reports go to files (log_path): its "failed to allocate" warnings are the injected
     # failures; any ERROR report (double-free, use-after-free, leak) fails the test.
     for np_ in (1, 2):
