@@ -186,12 +186,8 @@ void outer_wide(Index n, Index few, Index wide, const T* s, Index lds, const T* 
     Index c = 0;
     for (; c + B * W <= wv; c += B * W) outer_wide_columns<T, B>(i0, i1, c, few, wide, s, lds, v, ldv, acc);
     for (; c < wv; c += W) outer_wide_columns<T, 1>(i0, i1, c, few, wide, s, lds, v, ldv, acc);
-    for (; c < wide; ++c)
-      for (Index j = 0; j < few; ++j) {
-        T a = acc[j * wide + c];
-        for (Index i = i0; i < i1; ++i) a += s[i * lds + j] * v[i * ldv + c];
-        acc[j * wide + c] = a;
-      }
+    if (c < wide)  // the columns short of a packet: outer_rows' scalar loop, one row of acc at a time
+      for (Index j = 0; j < few; ++j) outer_rows<T, 1, 1>(i0, i1, c, wide, s + j, lds, v, ldv, acc + j * wide);
   }
 }
 
