@@ -14,14 +14,12 @@ SurrogateEval clip_surrogate(const Eigen::Ref<const VectorX<T>>& logp, const Eig
   double surr = 0, kl = 0;
   Index clipped = 0;
   for (Index i = 0; i < n; ++i) {
-    const double ratio = std::exp(static_cast<double>(logp[i] - logp_old[i]));
+    const double ratio = surrogate_ratio(logp[i], logp_old[i]);
     const double a = adv[i];
     kl += logp_old[i] - logp[i];
     surr += std::min(ratio * a, std::clamp(ratio, 1 - eps, 1 + eps) * a);
     if (ratio > 1 + eps || ratio < 1 - eps) ++clipped;
-    // The gradient flows through ratio * adv unless the clipped term is the smaller one.
-    const bool active = (a >= 0 && ratio <= 1 + eps) || (a < 0 && ratio >= 1 - eps);
-    w[i] = active ? static_cast<T>(-a * ratio * inv_n) : T(0);
+    w[i] = clip_weight<T>(ratio, a, eps, inv_n);
   }
   return {-surr * inv_n, kl * inv_n, static_cast<double>(clipped) * inv_n};
 }

@@ -83,13 +83,24 @@ class Ppo final : public Algorithm<T> {
     int stop_iter = -1;
     if (cfg_.update_epochs == 0) {
       for (int i = 0; i < cfg_.train_pi_iters; ++i) {
-        if (i > 0) pi.forward(ac.pi_params, b.obs);
+        // From the second iteration on, the forward at the current parameters and the gradient
+        // come from one pass (the gradient is dropped if the KL test stops here).
+        const bool fused = i > 0 && fused_gradient();
+        if (fused) {
+          forward_and_gradient(pi, ac, b.obs, b.act, b.adv, b.logp);
+        } else if (i > 0) {
+          pi.forward(ac.pi_params, b.obs);
+        }
         const Eval e = evaluate(pi, b.act, b.adv, b.logp, b.dist);
         if (!penalty_ && comm.average(e.approx_kl) > 1.5 * cfg_.target_kl) {
           stop_iter = i;
           break;
         }
-        step(pi, ac, b.act, b.dist, comm);
+        if (fused) {
+          apply_gradient(ac, comm);
+        } else {
+          step(pi, ac, b.act, b.dist, comm);
+        }
       }
     } else {
       minibatch_epochs(ac, b, ctx, stop_iter);
@@ -161,9 +172,31 @@ class Ppo final : public Algorithm<T> {
       grad_ += static_cast<T>(beta_) * kl_grad_;
     }
     add_entropy_bonus(pi, cfg_.ent_coef, grad_, ent_w_, ent_g_);
+    apply_gradient(ac, comm);
+  }
+
+  void apply_gradient(ActorCritic<T>& ac, const mpi::Comm& comm) {
     comm.average(Eigen::Ref<Vec>(grad_));
     clip_grad_norm(grad_, cfg_.max_grad_norm);
     pi_opt_.step(ac.pi_params, grad_);
+  }
+
+  // When the policy gradient is the clip surrogate's alone (no KL penalty, no entropy bonus), the
+  // forward and the gradient run in one pass over the network (Policy::forward_grad_logp).
+  bool fused_gradient() const { return !penalty_ && cfg_.ent_coef <= 0; }
+
+  // The policy's forward at the current parameters and the clip surrogate's gradient (into
+  // grad_), with evaluate()'s weights row by row as the blocks come out of the network.
+  template <class ObsT, class ActT, class AdvT, class LogpT>
+  void forward_and_gradient(nn::Policy<T>& pi, const ActorCritic<T>& ac, const ObsT& obs, const ActT& act,
+                            const AdvT& adv, const LogpT& logp_old) {
+    const double inv_n = 1.0 / static_cast<double>(act.rows());
+    const double eps = cfg_.clip_ratio;
+    auto w_of = [&](Index i0, Index m, const T* logp, T* w) {
+      for (Index r = 0; r < m; ++r)
+        w[r] = clip_weight<T>(surrogate_ratio(logp[r], logp_old[i0 + r]), adv[i0 + r], eps, inv_n);
+    };
+    pi.forward_grad_logp(ac.pi_params, obs, act, w_of, grad_);
   }
 
   void minibatch_epochs(ActorCritic<T>& ac, const RolloutBuffer<T>& b, UpdateContext& ctx, int& stop_iter) {
@@ -215,9 +248,14 @@ class Ppo final : public Algorithm<T> {
           const T var = (adv.array() - mean).square().sum() / static_cast<T>(len - 1);
           adv = (adv.array() - mean) / (std::sqrt(var) + static_cast<T>(1e-8));
         }
-        pi.forward(ac.pi_params, obs);
-        evaluate(pi, act, mb_adv_.head(len), mb_logp_.head(len), dist);
-        step(pi, ac, act, dist, ctx.comm);
+        if (fused_gradient()) {
+          forward_and_gradient(pi, ac, obs, act, mb_adv_.head(len), mb_logp_.head(len));
+          apply_gradient(ac, ctx.comm);
+        } else {
+          pi.forward(ac.pi_params, obs);
+          evaluate(pi, act, mb_adv_.head(len), mb_logp_.head(len), dist);
+          step(pi, ac, act, dist, ctx.comm);
+        }
         if (critic_on_minibatches_) {  // the PPO paper's critic: one step on the same minibatch
           value_loss_grad<T>(ac, obs, mb_ret_.head(len), mb_val_.head(len), cfg_, v_work_);
           ctx.comm.average(Eigen::Ref<Vec>(v_work_.grad));

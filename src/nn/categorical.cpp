@@ -38,29 +38,67 @@ void CategoricalPolicy<T>::forward(const Eigen::Ref<const VectorX<T>>& params,
   safe_grow(dy_, n * k);
   this->n_ = n;
   params_ = params.data();
-  // Stable log-softmax, shifted by the row's max so exp never overflows: lp = z - max - log
-  // sum exp(z - max), p = exp(lp). exp and log run over the whole batch in packets (a row of 2
-  // actions is too short for Eigen to vectorise, and scalar std::exp per entry cost about as much
-  // as a 64 x 64 layer); dy_ holds the row sums meanwhile.
-  const T* z = logits.data();
-  T* lp = logp_.data();
-  T* p = p_.data();
-  T* lse = dy_.data();
-  for (Index i = 0; i < n; ++i) {
-    T m = z[i * k];
-    for (Index j = 1; j < k; ++j) m = std::max(m, z[i * k + j]);
-    for (Index j = 0; j < k; ++j) lp[i * k + j] = z[i * k + j] - m;
+  softmax_rows(logits.data(), 0, n);
+}
+
+// Stable log-softmax, shifted by the row's max so exp never overflows: lp = z - max - log sum
+// exp(z - max), p = exp(lp). exp and log run over the rows in packets (a row of 2 actions is too
+// short for Eigen to vectorise, and scalar std::exp per entry cost about as much as a 64 x 64
+// layer); dy_ holds the row sums meanwhile. Every entry goes through the same packet formula
+// wherever it lies (packet_math.hpp), so rows give the same bits in any split of the batch.
+template <class T>
+void CategoricalPolicy<T>::softmax_rows(const T* z, Index i0, Index m) {
+  const Index k = num_actions();
+  T* lp = logp_.data() + i0 * k;
+  T* p = p_.data() + i0 * k;
+  T* lse = dy_.data() + i0;
+  for (Index i = 0; i < m; ++i) {
+    T mx = z[i * k];
+    for (Index j = 1; j < k; ++j) mx = std::max(mx, z[i * k + j]);
+    for (Index j = 0; j < k; ++j) lp[i * k + j] = z[i * k + j] - mx;
   }
-  detail::exp_array(lp, p, n * k);
-  for (Index i = 0; i < n; ++i) {
+  detail::exp_array(lp, p, m * k);
+  for (Index i = 0; i < m; ++i) {
     T sum = 0;
     for (Index j = 0; j < k; ++j) sum += p[i * k + j];
     lse[i] = sum;
   }
-  detail::log_array(lse, lse, n);
-  for (Index i = 0; i < n; ++i)
+  detail::log_array(lse, lse, m);
+  for (Index i = 0; i < m; ++i)
     for (Index j = 0; j < k; ++j) lp[i * k + j] -= lse[i];
-  detail::exp_array(lp, p, n * k);
+  detail::exp_array(lp, p, m * k);
+}
+
+template <class T>
+void CategoricalPolicy<T>::forward_grad_logp(const Eigen::Ref<const VectorX<T>>& params,
+                                             const Eigen::Ref<const MatrixX<T>>& obs,
+                                             const Eigen::Ref<const MatrixX<T>>& act, detail::RowFn<T> w_of,
+                                             Eigen::Ref<VectorX<T>> grad) {
+  require(params.size() == num_params() && act.rows() == obs.rows() && act.cols() == 1 &&
+              grad.size() == num_params(),
+          "CategoricalPolicy::forward_grad_logp: params and grad num_params, act N x 1");
+  this->n_ = 0;
+  const Index n = obs.rows(), k = num_actions();
+  safe_grow(logp_, n * k);
+  safe_grow(p_, n * k);
+  safe_grow(dy_, n * k);
+  safe_grow(rows_, 2 * Mlp<T>::kBlockRows);
+  // Per block: the distributions, the weights, and d/dlogits sum_i w_i logp_a = w (onehot(a) - p)
+  // with grad_logp's operations.
+  auto dy_of = [&](Index i0, Index m, const T* z, T* d) {
+    softmax_rows(z, i0, m);
+    T* lpa = rows_.data();
+    T* w = lpa + Mlp<T>::kBlockRows;
+    for (Index r = 0; r < m; ++r) lpa[r] = logp_[(i0 + r) * k + action_index(act(i0 + r, 0))];
+    w_of(i0, m, lpa, w);
+    for (Index r = 0; r < m; ++r) {
+      for (Index j = 0; j < k; ++j) d[r * k + j] = p_[(i0 + r) * k + j] * -w[r];
+      d[r * k + action_index(act(i0 + r, 0))] += w[r];
+    }
+  };
+  mlp_.forward_backward(params.data(), obs, dy_of, grad.data());
+  this->n_ = n;
+  params_ = params.data();
 }
 
 template <class T>

@@ -126,6 +126,46 @@ void DiagGaussianPolicy<T>::grad_logp(const Eigen::Ref<const MatrixX<T>>& act,
 }
 
 template <class T>
+void DiagGaussianPolicy<T>::forward_grad_logp(const Eigen::Ref<const VectorX<T>>& params,
+                                              const Eigen::Ref<const MatrixX<T>>& obs,
+                                              const Eigen::Ref<const MatrixX<T>>& act, detail::RowFn<T> w_of,
+                                              Eigen::Ref<VectorX<T>> grad) {
+  require(params.size() == num_params() && act.rows() == obs.rows() && act.cols() == act_dim() &&
+              grad.size() == num_params(),
+          "DiagGaussianPolicy::forward_grad_logp: params and grad num_params, act N x d");
+  this->n_ = 0;
+  mu_ = nullptr;
+  const Index n = obs.rows(), d = act_dim();
+  safe_grow(dy_, n * d);
+  safe_grow(rows_, 2 * Mlp<T>::kBlockRows);
+  log_std_ = params.tail(d);
+  std_ = log_std_.array().exp();
+  inv_var_ = (T(-2) * log_std_.array()).exp();
+  const T c = T(d) * T(0.5) * std::log(T(2) * std::numbers::pi_v<T>) + log_std_.sum();  // as logp()
+  auto g_ls = grad.tail(d);
+  g_ls.setZero();
+  // Per block: logp as logp(), the weights, then grad_logp's operations on the block's rows.
+  auto dy_of = [&](Index i0, Index m, const T* mu_rows, T* dd) {
+    const ConstMatrixMap<T> mb(mu_rows, m, d);
+    Eigen::Map<MatrixX<T>> db(dd, m, d);
+    T* lpa = rows_.data();
+    T* w = lpa + Mlp<T>::kBlockRows;
+    for (Index r = 0; r < m; ++r)
+      lpa[r] = T(-0.5) * ((act.row(i0 + r) - mb.row(r)).array().square() * inv_var_.transpose().array()).sum() - c;
+    w_of(i0, m, lpa, w);
+    for (Index r = 0; r < m; ++r) {
+      db.row(r) = (act.row(i0 + r) - mb.row(r)).cwiseProduct(inv_var_.transpose());
+      g_ls += w[r] * ((act.row(i0 + r) - mb.row(r)).transpose().cwiseProduct(db.row(r).transpose()) -
+                      VectorX<T>::Ones(d));
+      db.row(r) *= w[r];
+    }
+  };
+  mu_ = mlp_.forward_backward(params.data(), obs, dy_of, grad.data()).data();
+  this->n_ = n;
+  params_ = params.data();
+}
+
+template <class T>
 void DiagGaussianPolicy<T>::grad_entropy(const Eigen::Ref<const VectorX<T>>& w,
                                          Eigen::Ref<VectorX<T>> grad) {
   require(w.size() == this->n_ && grad.size() == num_params(),

@@ -63,6 +63,7 @@ Mlp<T>::Mlp(std::vector<int> sizes, Activation act, Isa isa)
     num_params_ += sizes_[l + 1];
   }
   h_.resize(sizes_.size());
+  hs_.resize(sizes_.size());
   Index narrow = 0;
   for (int l = 0; l < num_layers(); ++l) {
     const Index size = Index{sizes_[l]} * sizes_[l + 1];
@@ -118,9 +119,11 @@ void Mlp<T>::reserve(Index n) {
   ping_.resize(0);
   pong_.resize(0);
   jv_.resize(0);
+  dyb_.resize(0);
   for (std::size_t l = 0; l < sizes_.size(); ++l) h_[l].resize(n * sizes_[l]);
   ping_.resize(std::min(n, kBlockRows) * max_width_);
   pong_.resize(std::min(n, kBlockRows) * max_width_);
+  dyb_.resize(std::min(n, kBlockRows) * out_dim());
   jv_.resize(n * out_dim());
   cap_ = n;
 }
@@ -177,12 +180,49 @@ ConstMatrixMap<T> Mlp<T>::forward(const T* params, const Eigen::Ref<const Matrix
   }
   transpose_weights(params, 0);
   for (Index i0 = 0; i0 < n; i0 += kBlockRows) {
-    const Index m = std::min(kBlockRows, n - i0);
-    for (int l = 0; l < L; ++l)
-      layer_forward(l, params + w_off_[l], transposed(l, 0), params + b_off_[l], m, act_buf(l) + i0 * sizes_[l],
-                    act_buf(l + 1) + i0 * sizes_[l + 1], /*add=*/false,
-                    l + 1 < L ? activation_epilogue() : detail::Epilogue::None);
+    for (int l = 0; l <= L; ++l) hs_[l] = act_buf(l) + i0 * sizes_[l];
+    forward_block(params, std::min(kBlockRows, n - i0));
   }
+  return ConstMatrixMap<T>(act_buf(L), n, out_dim());
+}
+
+template <class T>
+void Mlp<T>::forward_block(const T* params, Index m) {
+  const int L = num_layers();
+  for (int l = 0; l < L; ++l)
+    layer_forward(l, params + w_off_[l], transposed(l, 0), params + b_off_[l], m, hs_[l], hs_[l + 1], /*add=*/false,
+                  l + 1 < L ? activation_epilogue() : detail::Epilogue::None);
+}
+
+template <class T>
+ConstMatrixMap<T> Mlp<T>::forward_backward(const T* params, const Eigen::Ref<const MatrixX<T>>& x,
+                                           detail::RowFn<T> dy_of, T* grad) {
+  if (x.cols() != in_dim()) throw std::invalid_argument("Mlp::forward_backward: input has wrong width");
+  const Index n = x.rows();
+  const int L = num_layers();
+  if (n <= kSmallBatch) {  // the small-batch forward (its own summation order), then backward
+    const ConstMatrixMap<T> y = forward(params, x);
+    dy_of(0, n, y.data(), dyb_.data());
+    backward(params, ConstRowMap<T>(dyb_.data(), n, out_dim()), grad);
+    n_ = 0;
+    return ConstMatrixMap<T>(act_buf(L), n, out_dim());
+  }
+  reserve(n);
+  n_ = 0;
+  transpose_weights(params, 0);
+  begin_grad(grad);
+  // The hidden activations of a block reuse the first rows of their buffers (they stay in cache);
+  // the outputs of all rows are kept.
+  for (int l = 0; l < L; ++l) hs_[l] = act_buf(l);
+  for (Index i0 = 0; i0 < n; i0 += kBlockRows) {
+    const Index m = std::min(kBlockRows, n - i0);
+    RowMap<T>(act_buf(0), m, in_dim()) = x.middleRows(i0, m);
+    hs_[L] = act_buf(L) + i0 * out_dim();
+    forward_block(params, m);
+    dy_of(i0, m, hs_[L], dyb_.data());
+    backward_block(params, m, dyb_.data(), out_dim(), grad, nullptr);
+  }
+  finish_grad(grad);
   return ConstMatrixMap<T>(act_buf(L), n, out_dim());
 }
 
@@ -239,45 +279,58 @@ void Mlp<T>::backward(const T* params, const Eigen::Ref<const MatrixX<T>>& dy, T
   const Index n = n_;
   if (dy.rows() != n || dy.cols() != out_dim())
     throw std::invalid_argument("Mlp::backward: dy must be N x out of the last forward");
-  const int L = num_layers();
   transpose_weights(params, 0);
-  Eigen::Map<VectorX<T>>(grad, num_params_).setZero();  // every sum below accumulates over blocks
-  dwt_.set_zero();
+  begin_grad(grad);
   if (dx != nullptr) safe_resize(*dx, n, in_dim());
-  T* bufs[2] = {ping_.data(), pong_.data()};
   for (Index i0 = 0; i0 < n; i0 += kBlockRows) {
-    const Index m = std::min(kBlockRows, n - i0);
-    const T* d = dy.data() + i0 * dy.outerStride();  // delta of layer l's pre-activation, m x out rows
-    Index ld = dy.outerStride();
-    for (int l = L - 1; l >= 0; --l) {
-      const Index in = sizes_[l], out = sizes_[l + 1];
-      const T* h = act_buf(l) + i0 * in;  // the block's input to layer l
-      gemm_.kernels().column_sums(m, out, d, ld, grad + b_off_[l]);
-      const Shape shape = shape_of(in, out);
-      // dW (out x in) += sum_i d_i h_i^T, or its transpose (grad_transposed)
-      if (grad_transposed(in, out)) {
-        gemm_.outer(m, static_cast<int>(in), out, h, in, d, ld, dwt_.data() + dwt_off_[l]);
-      } else {
-        gemm_.outer(m, static_cast<int>(out), in, d, ld, h, in, grad + w_off_[l]);
-      }
-      if (l == 0 && dx == nullptr) break;
-      // dh_i = (W^T d_i) * f'(pre-activation of layer l's input), fused where the kernel can
-      T* dh = l == 0 ? dx->data() + i0 * in : bufs[l & 1];
-      const T* w = params + w_off_[l];
-      const detail::Epilogue deriv = l == 0 ? detail::Epilogue::None : derivative_epilogue();
-      if (shape == Shape::NarrowOut) {
-        gemm_.expand(m, static_cast<int>(out), in, d, ld, w, in, nullptr, dh, in, false, deriv, h, in);
-      } else if (shape == Shape::NarrowIn) {
-        gemm_.contract(m, static_cast<int>(in), out, d, ld, transposed(l, 0), out, nullptr, dh, in);
-        if (l > 0) activation_backward(h, dh, m * in);
-      } else {
-        gemm_.dense(m, out, in, d, ld, w, in, nullptr, dh, in, deriv, h, in);
-      }
-      d = dh;
-      ld = in;
-    }
+    for (int l = 0; l < num_layers(); ++l) hs_[l] = act_buf(l) + i0 * sizes_[l];
+    backward_block(params, std::min(kBlockRows, n - i0), dy.data() + i0 * dy.outerStride(), dy.outerStride(), grad,
+                   dx != nullptr ? dx->data() + i0 * in_dim() : nullptr);
   }
-  for (int l = 0; l < L; ++l) {
+  finish_grad(grad);
+}
+
+template <class T>
+void Mlp<T>::begin_grad(T* grad) {
+  Eigen::Map<VectorX<T>>(grad, num_params_).setZero();  // every sum accumulates over blocks
+  dwt_.set_zero();
+}
+
+template <class T>
+void Mlp<T>::backward_block(const T* params, Index m, const T* d, Index ld, T* grad, T* dx) {
+  T* bufs[2] = {ping_.data(), pong_.data()};
+  for (int l = num_layers() - 1; l >= 0; --l) {
+    const Index in = sizes_[l], out = sizes_[l + 1];
+    const T* h = hs_[l];  // the block's input to layer l
+    gemm_.kernels().column_sums(m, out, d, ld, grad + b_off_[l]);
+    const Shape shape = shape_of(in, out);
+    // dW (out x in) += sum_i d_i h_i^T, or its transpose (grad_transposed)
+    if (grad_transposed(in, out)) {
+      gemm_.outer(m, static_cast<int>(in), out, h, in, d, ld, dwt_.data() + dwt_off_[l]);
+    } else {
+      gemm_.outer(m, static_cast<int>(out), in, d, ld, h, in, grad + w_off_[l]);
+    }
+    if (l == 0 && dx == nullptr) break;
+    // dh_i = (W^T d_i) * f'(pre-activation of layer l's input), fused where the kernel can
+    T* dh = l == 0 ? dx : bufs[l & 1];
+    const T* w = params + w_off_[l];
+    const detail::Epilogue deriv = l == 0 ? detail::Epilogue::None : derivative_epilogue();
+    if (shape == Shape::NarrowOut) {
+      gemm_.expand(m, static_cast<int>(out), in, d, ld, w, in, nullptr, dh, in, false, deriv, h, in);
+    } else if (shape == Shape::NarrowIn) {
+      gemm_.contract(m, static_cast<int>(in), out, d, ld, transposed(l, 0), out, nullptr, dh, in);
+      if (l > 0) activation_backward(h, dh, m * in);
+    } else {
+      gemm_.dense(m, out, in, d, ld, w, in, nullptr, dh, in, deriv, h, in);
+    }
+    d = dh;
+    ld = in;
+  }
+}
+
+template <class T>
+void Mlp<T>::finish_grad(T* grad) {
+  for (int l = 0; l < num_layers(); ++l) {
     const Index in = sizes_[l], out = sizes_[l + 1];
     if (!grad_transposed(in, out)) continue;
     const T* dwt = dwt_.data() + dwt_off_[l];

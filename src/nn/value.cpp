@@ -42,14 +42,21 @@ T ValueFunction<T>::mse_grad(const Eigen::Ref<const VectorX<T>>& params,
                              const Eigen::Ref<const VectorX<T>>& ret, Eigen::Ref<VectorX<T>> grad) {
   if (ret.size() != obs.rows() || grad.size() != num_params())
     throw std::invalid_argument("ValueFunction::mse_grad: ret must have N entries, grad num_params");
-  const auto v = forward(params, obs);
+  if (params.size() != num_params()) throw std::invalid_argument("ValueFunction: wrong parameter count");
   const Index n = obs.rows();
   safe_grow(dy_, n);
-  Eigen::Map<MatrixX<T>> dy(dy_.data(), n, 1);
-  dy.col(0) = v - ret;
-  const T loss = dy.squaredNorm() / static_cast<T>(n);
-  dy *= T(2) / static_cast<T>(n);  // d/dV mean (V - ret)^2
-  mlp_.backward(params.data(), dy, grad.data());
+  const T scale = T(2) / static_cast<T>(n);  // d/dV mean (V - ret)^2 = 2 (V - ret) / n
+  // Row by row as the blocks come out of the network (Mlp::forward_backward): dy_ keeps V - ret
+  // for the loss, the block gets its scaled gradient.
+  auto dy_of = [&](Index i0, Index m, const T* v, T* dv) {
+    for (Index r = 0; r < m; ++r) {
+      const T e = v[r] - ret[i0 + r];
+      dy_[i0 + r] = e;
+      dv[r] = e * scale;
+    }
+  };
+  mlp_.forward_backward(params.data(), obs, dy_of, grad.data());
+  const T loss = Eigen::Map<MatrixX<T>>(dy_.data(), n, 1).squaredNorm() / static_cast<T>(n);
   return loss;
 }
 

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <type_traits>
+
 #include "nn_test_util.hpp"
 
 using namespace rlmpi;
@@ -52,4 +54,31 @@ TEST_CASE("ValueFunction<float> agrees with double, orthogonal init has unit out
   const float lf = vfl.mse_grad(p.cast<float>(), obs.cast<float>(), ret.cast<float>(), gf);
   CHECK(double(lf) == doctest::Approx(ld).epsilon(1e-5));
   CHECK(rel_error(gd, gf.cast<double>()) < 1e-4);
+}
+
+TEST_CASE_TEMPLATE("ValueFunction::mse_grad over several row blocks: the unfused gradient, bit for bit", T, double, float) {
+  // mse_grad runs forward and backward block by block (Mlp::forward_backward); the result must be
+  // the gradient of a forward over the whole batch followed by backward of 2 (V - ret) / n.
+  Rng rng(3);
+  const Index n = 2 * Mlp<T>::kBlockRows + 13;
+  ValueFunction<T> vf(5, {64, 32}, Activation::Tanh);
+  Mlp<T> ref(vf.mlp().sizes(), Activation::Tanh);
+  VectorX<T> p(vf.num_params());
+  vf.init_params(p, rng);
+  const MatrixX<T> obs = random_matrix(n, 5, rng).template cast<T>();
+  const VectorX<T> ret = random_vector(n, rng).template cast<T>();
+  VectorX<T> g(p.size()), g_ref(p.size());
+  const T loss = vf.mse_grad(p, obs, ret, g);
+  const VectorX<T> diff = VectorX<T>(ref.forward(p.data(), obs)) - ret;
+  MatrixX<T> dy(n, 1);
+  dy.col(0) = diff;
+  dy *= T(2) / static_cast<T>(n);
+  ref.backward(p.data(), dy, g_ref.data());
+  CHECK(g == g_ref);
+  CHECK(loss == MatrixX<T>(diff).squaredNorm() / static_cast<T>(n));
+  CHECK(vf.mse(p, obs, ret) == loss);
+  if constexpr (std::is_same_v<T, double>) {
+    auto f = [&](const VectorX<double>& q) { return vf.mse(q, obs, ret); };
+    CHECK(rel_error(g, fd_gradient(f, p)) < 1e-6);
+  }
 }

@@ -16,9 +16,10 @@
 //    implementation spending no time outside the GEMM at these shapes would reach. It is
 //    timed rep by rep interleaved with the real update, so both see the same machine load (this
 //    machine is shared); the fraction is the median over reps of the per-rep ratio.
-// 2. A PPO-like update through the real rlmpi::nn classes: 80 policy iterations (forward,
-//    logp, clip-surrogate weights, grad_logp, Adam step) and 80 value iterations (mse_grad,
-//    Adam step) on N = 4000 rows. Achieved GFLOP/s = GEMM FLOPs of those passes / wall time
+// 2. A PPO-like update through the real rlmpi::nn classes, as src/algo/ppo.cpp runs it: 80
+//    policy iterations (forward_grad_logp with the clip-surrogate weights computed per block,
+//    logp for the statistics, Adam step) and 80 value iterations (mse_grad, Adam step) on
+//    N = 4000 rows. Achieved GFLOP/s = GEMM FLOPs of those passes / wall time
 //    (everything else -- bias, tanh, softmax, Adam -- is overhead counted in the time only).
 // 3. Rollout: µs per environment step of policy forward + sample + logp + dist_params + value
 //    forward at batch 1 and CartPole-v1's step (resets included), and the nn part alone.
@@ -259,7 +260,7 @@ UpdateTimes time_update(const Problem& pb, const std::vector<Shape>& shapes, int
   vf.init_params(vp, rng);
   const MatrixX<T> obs = random_mat<MatrixX<T>>(kN, pb.obs_dim, rng);
   MatrixX<T> act(kN, pi->act_dim());
-  VectorX<T> logp_old(kN), logp(kN), adv(kN), w(kN), ret(kN);
+  VectorX<T> logp_old(kN), logp(kN), adv(kN), ret(kN);
   pi->forward(pp, obs);
   pi->sample(rng, act);
   pi->logp(act, logp_old);
@@ -276,15 +277,17 @@ UpdateTimes time_update(const Problem& pb, const std::vector<Shape>& shapes, int
     Adam<T> opt_pi(pp.size(), 3e-4), opt_v(vp.size(), 1e-3);
     const double t0 = now();
     for (int it = 0; it < kIters; ++it) {
-      pi->forward(pp, obs);
-      pi->logp(act, logp);
-      // PPO-clip weights, clip 0.2 (as ppo_clip_surrogate does).
-      for (Index i = 0; i < kN; ++i) {
-        const T ratio = std::exp(logp(i) - logp_old(i));
-        const bool clipped = (adv(i) > 0 && ratio > T(1.2)) || (adv(i) < 0 && ratio < T(0.8));
-        w(i) = clipped ? T(0) : -adv(i) * ratio / static_cast<T>(kN);
-      }
-      pi->grad_logp(act, w, gp);
+      // PPO-clip weights, clip 0.2 (as ppo_clip_surrogate does), row by row inside the pass.
+      auto w_of = [&](Index i0, Index m, const T* lp, T* wr) {
+        for (Index k = 0; k < m; ++k) {
+          const Index i = i0 + k;
+          const T ratio = std::exp(lp[k] - logp_old(i));
+          const bool clipped = (adv(i) > 0 && ratio > T(1.2)) || (adv(i) < 0 && ratio < T(0.8));
+          wr[k] = clipped ? T(0) : -adv(i) * ratio / static_cast<T>(kN);
+        }
+      };
+      pi->forward_grad_logp(pp, obs, act, w_of, gp);
+      pi->logp(act, logp);  // the loss and KL statistics PPO takes from the cached batch
       opt_pi.step(pp, gp);
     }
     const double t1 = now();

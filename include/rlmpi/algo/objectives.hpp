@@ -17,6 +17,20 @@ struct SurrogateEval {
   double clip_frac = 0;  // fraction with ratio outside [1 - eps, 1 + eps] (strict)
 };
 
+// PPO-clip's per-sample pieces, shared by ppo_clip_surrogate and Ppo's fused gradient pass so
+// that both give the same bits: r = exp(logp - logp_old) in double, and d loss / d logp_i =
+// -adv_i r_i / n where the unclipped term is the active one, else 0 (inv_n = 1 / n).
+template <class T>
+double surrogate_ratio(T logp, T logp_old) {
+  return std::exp(static_cast<double>(logp - logp_old));
+}
+template <class T>
+T clip_weight(double ratio, double adv, double eps, double inv_n) {
+  // The gradient flows through ratio * adv unless the clipped term is the smaller one.
+  const bool active = (adv >= 0 && ratio <= 1 + eps) || (adv < 0 && ratio >= 1 - eps);
+  return active ? static_cast<T>(-adv * ratio * inv_n) : T(0);
+}
+
 // PPO-clip: loss = -mean(min(r adv, clip(r, 1-eps, 1+eps) adv)), r = exp(logp - logp_old).
 // w receives d loss / d logp_i = -adv_i r_i / n where the unclipped term is the active one, else 0,
 // so grad_logp(act, w) is the loss gradient.

@@ -21,6 +21,7 @@
 #include <Eigen/Core>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "rlmpi/core/rng.hpp"
@@ -38,6 +39,25 @@ namespace detail {
 inline void require(bool ok, const char* what) {
   if (!ok) throw std::invalid_argument(what);
 }
+
+// A non-owning reference to a callable void(Index i0, Index m, const T* in, T* out) that maps
+// rows [i0, i0 + m) of a batch from `in` to `out` (Mlp::forward_backward, Policy::
+// forward_grad_logp). A std::function holding a capturing lambda may allocate.
+template <class T>
+class RowFn {
+ public:
+  template <class F>  // implicit: built from the lambda at the call, which outlives the call
+  RowFn(F&& f)
+      : obj_(const_cast<void*>(static_cast<const void*>(&f))),
+        call_([](void* o, Index i0, Index m, const T* y, T* dy) {
+          (*static_cast<std::remove_reference_t<F>*>(o))(i0, m, y, dy);
+        }) {}
+  void operator()(Index i0, Index m, const T* y, T* dy) const { call_(obj_, i0, m, y, dy); }
+
+ private:
+  void* obj_;
+  void (*call_)(void*, Index, Index, const T*, T*);
+};
 }  // namespace detail
 
 // A read-only view of N x dim rows stored contiguously in a workspace.
@@ -111,6 +131,17 @@ class Mlp {
   void backward(const T* params, const Eigen::Ref<const MatrixX<T>>& dy, T* grad,
                 MatrixX<T>* dx = nullptr);
 
+  // forward and backward of a loss whose gradient d loss / d y_i depends on row i only (a value
+  // loss, a policy surrogate), in one pass over the rows: each block of kBlockRows rows goes
+  // forward, then dy_of(i0, m, y, dy) gets the block's outputs y (m x out, rows [i0, i0 + m) of
+  // the batch, stride out) and writes d loss / d y for them into dy (same shape), then the block
+  // goes backward while its activations are still in L1/L2 instead of memory. grad <- the
+  // parameter gradient (overwrites): bit for bit what forward() then backward() with the same dy
+  // give. Returns the outputs of all N rows (valid until the next pass); leaves no batch cached
+  // for backward or jvp (batch() == 0).
+  ConstMatrixMap<T> forward_backward(const T* params, const Eigen::Ref<const MatrixX<T>>& x,
+                                     detail::RowFn<T> dy_of, T* grad);
+
   // Forward-mode directional derivative J v (N x out) at the batch of the last forward, for a
   // parameter direction v in the flat layout (the input is held fixed). Valid until the next
   // jvp, forward or reserve.
@@ -139,6 +170,14 @@ class Mlp {
   void transpose_weights(const T* p, int set, bool narrow_in_only = false);
   const T* transposed(int l, int set) const { return wt_.data() + set * wt_set_ + wt_off_[l]; }
   void forward_small(const T* params, Index n);
+  // All layers on m rows: hs_[l] points at the rows' input to layer l (stride sizes_[l]); layer l
+  // writes its output at hs_[l + 1].
+  void forward_block(const T* params, Index m);
+  // Backprop of m rows with output gradient d (stride ld) and their layer inputs at hs_[l]:
+  // adds to the bias and weight sums (grad, dwt_) and writes dx (stride in) if not null.
+  void backward_block(const T* params, Index m, const T* d, Index ld, T* grad, T* dx);
+  void begin_grad(T* grad);   // zeroes the sums backward_block adds to
+  void finish_grad(T* grad);  // the transposed weight sums (dwt_) into grad
   void activate(T* z, Index count) const;
   // d <- d * f'(pre) expressed through the activation's output h.
   void activation_backward(const T* h, T* d, Index count) const;
@@ -157,6 +196,8 @@ class Mlp {
   using Buffer = detail::AlignedBuffer<T>;  // 64-byte aligned: rows of 64 floats on cache lines
   std::vector<Buffer> h_;  // h_[0] input copy, h_[l] activations, h_[L] output
   Buffer ping_, pong_;     // backward deltas / jvp tangents of one block of rows
+  Buffer dyb_;             // forward_backward: d loss / d output of one block of rows
+  std::vector<T*> hs_;     // per layer, the current block's input rows (forward_block, backward_block)
   Buffer jv_;              // jvp output
   Buffer wt_;              // W_l^T (in x out) for the kernels that read it, two sets
   Buffer dwt_;             // weight gradients accumulated transposed (mlp.cpp: grad_transposed)

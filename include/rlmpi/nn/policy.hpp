@@ -59,6 +59,15 @@ class Policy {
   // grad <- d/dparams sum_i w_i logp(a_i|s_i) (overwrites all num_params() entries).
   virtual void grad_logp(const Eigen::Ref<const MatrixX<T>>& act,
                          const Eigen::Ref<const VectorX<T>>& w, Eigen::Ref<VectorX<T>> grad) = 0;
+  // forward(), then grad_logp() with weights computed from the batch's own log-probabilities,
+  // in one pass over row blocks (Mlp::forward_backward: a block's activations stay in cache):
+  // w_of(i0, m, logp, w) gets logp(a_i|s_i) of rows [i0, i0 + m) and writes their w_i. The
+  // distributions are cached as by forward() (logp, kl, entropy, dist_params, sample, mode), but
+  // the network keeps no activations: grad_* and fvp need a forward() first. Bit for bit the
+  // gradient of forward() then grad_logp() with the same w.
+  virtual void forward_grad_logp(const Eigen::Ref<const VectorX<T>>& params, const Eigen::Ref<const MatrixX<T>>& obs,
+                                 const Eigen::Ref<const MatrixX<T>>& act, detail::RowFn<T> w_of,
+                                 Eigen::Ref<VectorX<T>> grad) = 0;
   // grad <- d/dparams sum_i w_i H_i.
   virtual void grad_entropy(const Eigen::Ref<const VectorX<T>>& w, Eigen::Ref<VectorX<T>> grad) = 0;
   // grad <- d/dparams mean_i KL(old_i || current_i).
@@ -98,12 +107,17 @@ class CategoricalPolicy final : public Policy<T> {
   void kl(const Eigen::Ref<const MatrixX<T>>& old_dist, Eigen::Ref<VectorX<T>> out) const override;
   void grad_logp(const Eigen::Ref<const MatrixX<T>>& act, const Eigen::Ref<const VectorX<T>>& w,
                  Eigen::Ref<VectorX<T>> grad) override;
+  void forward_grad_logp(const Eigen::Ref<const VectorX<T>>& params, const Eigen::Ref<const MatrixX<T>>& obs,
+                         const Eigen::Ref<const MatrixX<T>>& act, detail::RowFn<T> w_of,
+                         Eigen::Ref<VectorX<T>> grad) override;
   void grad_entropy(const Eigen::Ref<const VectorX<T>>& w, Eigen::Ref<VectorX<T>> grad) override;
   void grad_kl(const Eigen::Ref<const MatrixX<T>>& old_dist, Eigen::Ref<VectorX<T>> grad) override;
   void fvp(const Eigen::Ref<const VectorX<T>>& v, T damping, Eigen::Ref<VectorX<T>> out) override;
 
  private:
   Index action_index(T a) const;
+  // Stable log-softmax of m rows of logits z into rows [i0, i0 + m) of logp_ and p_.
+  void softmax_rows(const T* z, Index i0, Index m);
   Eigen::Map<const MatrixX<T>> logp_all() const { return {logp_.data(), this->n_, num_actions()}; }
   Eigen::Map<const MatrixX<T>> prob() const { return {p_.data(), this->n_, num_actions()}; }
   Eigen::Map<MatrixX<T>> dy() { return {dy_.data(), this->n_, num_actions()}; }
@@ -111,6 +125,7 @@ class CategoricalPolicy final : public Policy<T> {
   Mlp<T> mlp_;
   const T* params_ = nullptr;  // parameters of the cached forward
   VectorX<T> logp_, p_, dy_;   // N x n, raw storage
+  VectorX<T> rows_;            // forward_grad_logp: one block's logp and w
 };
 
 template <class T>
@@ -135,6 +150,9 @@ class DiagGaussianPolicy final : public Policy<T> {
   void kl(const Eigen::Ref<const MatrixX<T>>& old_dist, Eigen::Ref<VectorX<T>> out) const override;
   void grad_logp(const Eigen::Ref<const MatrixX<T>>& act, const Eigen::Ref<const VectorX<T>>& w,
                  Eigen::Ref<VectorX<T>> grad) override;
+  void forward_grad_logp(const Eigen::Ref<const VectorX<T>>& params, const Eigen::Ref<const MatrixX<T>>& obs,
+                         const Eigen::Ref<const MatrixX<T>>& act, detail::RowFn<T> w_of,
+                         Eigen::Ref<VectorX<T>> grad) override;
   void grad_entropy(const Eigen::Ref<const VectorX<T>>& w, Eigen::Ref<VectorX<T>> grad) override;
   void grad_kl(const Eigen::Ref<const MatrixX<T>>& old_dist, Eigen::Ref<VectorX<T>> grad) override;
   void fvp(const Eigen::Ref<const VectorX<T>>& v, T damping, Eigen::Ref<VectorX<T>> out) override;
@@ -148,6 +166,7 @@ class DiagGaussianPolicy final : public Policy<T> {
   const T* mu_ = nullptr;                // the MLP output (N x act_dim) in its workspace
   VectorX<T> log_std_, std_, inv_var_;   // act_dim
   VectorX<T> dy_;                        // N x act_dim, raw storage
+  VectorX<T> rows_;                      // forward_grad_logp: one block's logp and w
 };
 
 // Categorical over n_actions_or_act_dim actions if discrete, else a diagonal Gaussian.
