@@ -7,7 +7,7 @@
 # EPOCHS 750 = 3M steps (Spinning Up's protocol; presets with other batch sizes get the same
 # number of steps: EPOCHS x 4000). Resumable: rerun the same command after an interruption and
 # every run continues from its checkpoint (--resume auto); a run whose CSV (below) is complete and
-# whose directory is absent (another machine) is skipped. Each finished run's per-epoch table is
+# whose evaluation is written (here or on another machine) is skipped. Each finished run's per-epoch table is
 # written to tools/bench/results/mujoco/<variant>-<env>-s<seed>.csv and its deterministic
 # evaluation (10 episodes) to ...eval.txt (commit them: a machine may be replaced), then a summary.
 set -euo pipefail
@@ -43,8 +43,8 @@ for seed in $seeds; do
       dir="$out/$variant-$env-s$seed"
       csv="$csv_dir/$variant-$env-s$seed.csv"
       want=${opts[-1]}  # the epoch target
-      if [[ -f $csv && $(( $(wc -l < "$csv") - 1 )) -ge $want && ! -d $dir ]]; then
-        echo "== $variant $env seed $seed: done ($csv)"; continue  # finished on another machine
+      if [[ -f $csv && $(( $(wc -l < "$csv") - 1 )) -ge $want && -f ${csv%.csv}.eval.txt ]]; then
+        echo "== $variant $env seed $seed: done ($csv)"; continue  # finished here or on another machine
       fi
       echo "== $variant $env seed $seed: ${opts[*]}"
       mpirun -q -np "${NP:-2}" --oversubscribe "$bin" "${opts[@]}" --env "$env" --seed "$seed" \
