@@ -21,6 +21,8 @@
 //    logp for the statistics, Adam step) and 80 value iterations (mse_grad, Adam step) on
 //    N = 4000 rows. Achieved GFLOP/s = GEMM FLOPs of those passes / wall time
 //    (everything else -- bias, tanh, softmax, Adam -- is overhead counted in the time only).
+//    Then one pass against two: forward_grad_logp and mse_grad against forward then backward on
+//    the same data (thread CPU time, interleaved; the ratio and whether the gradients agree).
 // 3. Rollout: µs per environment step of policy forward + sample + logp + dist_params + value
 //    forward at batch 1 and CartPole-v1's step (resets included), and the nn part alone.
 //
@@ -33,6 +35,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <span>
 #include <string>
@@ -314,6 +317,86 @@ UpdateTimes time_update(const Problem& pb, const std::vector<Shape>& shapes, int
   return u;
 }
 
+// One pass against two: the policy's forward_grad_logp and the value's mse_grad (forward and
+// backward block by block, activations in cache) against forward, then backward over the whole
+// batch, on the same network and data, interleaved per rep, in thread CPU time (time this
+// process was not running does not count: the pair's ratio survives a loaded machine).
+// Returns the median ratios two-pass / one-pass time and whether the gradients are identical.
+double thread_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+struct OnePass {
+  double policy = 0, value = 0;
+  bool same = true;
+};
+
+template <class T>
+OnePass time_one_pass(const Problem& pb, int reps) {
+  using namespace rlmpi::nn;
+  rlmpi::Rng rng(5);
+  auto pi = make_policy<T>(pb.discrete, pb.obs_dim, pb.act, {64, 64}, Activation::Tanh);
+  ValueFunction<T> vf(pb.obs_dim, {64, 64}, Activation::Tanh);
+  Mlp<T> vm(vf.mlp().sizes(), Activation::Tanh);
+  VectorX<T> pp(pi->num_params()), vp(vf.num_params()), g1(pp.size()), g2(pp.size()), v1(vp.size()), v2(vp.size());
+  pi->init_params(pp, rng);
+  vf.init_params(vp, rng);
+  const MatrixX<T> obs = random_mat<MatrixX<T>>(kN, pb.obs_dim, rng);
+  MatrixX<T> act(kN, pi->act_dim()), dy(kN, 1);
+  VectorX<T> logp_old(kN), logp(kN), adv(kN), w(kN), ret(kN);
+  pi->forward(pp, obs);
+  pi->sample(rng, act);
+  pi->logp(act, logp_old);
+  for (Index i = 0; i < kN; ++i) {
+    adv(i) = static_cast<T>(rng.normal());
+    ret(i) = static_cast<T>(10 * rng.normal());
+  }
+  auto weight = [&](Index i, T lp) { return -adv(i) * std::exp(lp - logp_old(i)) / static_cast<T>(kN); };
+  auto w_of = [&](Index i0, Index m, const T* lp, T* wr) {
+    for (Index k = 0; k < m; ++k) wr[k] = weight(i0 + k, lp[k]);
+  };
+  constexpr int kPasses = 10;
+  std::vector<double> rp, rv;
+  OnePass out;
+  for (int r = 0; r < reps + 1; ++r) {
+    double t[4];
+    double t0 = thread_seconds();
+    for (int k = 0; k < kPasses; ++k) {
+      pi->forward_grad_logp(pp, obs, act, w_of, g1);
+      pi->logp(act, logp);
+    }
+    t[0] = thread_seconds() - t0;
+    t0 = thread_seconds();
+    for (int k = 0; k < kPasses; ++k) {
+      pi->forward(pp, obs);
+      pi->logp(act, logp);
+      for (Index i = 0; i < kN; ++i) w(i) = weight(i, logp(i));
+      pi->grad_logp(act, w, g2);
+    }
+    t[1] = thread_seconds() - t0;
+    t0 = thread_seconds();
+    for (int k = 0; k < kPasses; ++k) vf.mse_grad(vp, obs, ret, v1);
+    t[2] = thread_seconds() - t0;
+    t0 = thread_seconds();
+    for (int k = 0; k < kPasses; ++k) {
+      const auto v = vm.forward(vp.data(), obs);
+      for (Index i = 0; i < kN; ++i) dy(i, 0) = (v(i, 0) - ret(i)) * (T(2) / static_cast<T>(kN));
+      vm.backward(vp.data(), dy, v2.data());
+    }
+    t[3] = thread_seconds() - t0;
+    if (r > 0) {  // the first rep warms up
+      rp.push_back(t[1] / t[0]);
+      rv.push_back(t[3] / t[2]);
+    }
+    out.same = out.same && g1 == g2 && v1 == v2;
+  }
+  out.policy = median(rp);
+  out.value = median(rv);
+  return out;
+}
+
 // Rollout on CartPole-v1: µs per step (all) and of the nn calls alone.
 template <class T>
 void time_rollout(int reps, double* us_step, double* us_nn) {
@@ -402,6 +485,12 @@ void run_type(const char* type, const std::vector<Problem>& problems, int reps, 
               "   fraction = median over reps of attainable time / update time;\n"
               "   of peak = GFLOP/s / this core's measured %s peak, %.1f GFLOP/s in %s)\n",
               peak_isa, peak_gflops, type);
+  for (const auto& pb : problems) {
+    const OnePass o = time_one_pass<T>(pb, reps);
+    std::printf("  %-26s one pass vs forward then backward (thread CPU time, median ratio): policy x%.3f, "
+                "value x%.3f; same gradients: %s\n",
+                pb.name, o.policy, o.value, o.same ? "yes" : "NO");
+  }
   double us = 0, us_nn = 0;
   time_rollout<T>(reps, &us, &us_nn);
   std::printf("\n  rollout CartPole-v1, batch 1: %.3f us/step (nn calls %.3f us, env+rest %.3f us)\n", us,
