@@ -250,27 +250,55 @@ struct UpdateTimes {
   double pi_share = 0;    // policy part of the update time
 };
 
+// A PPO-like update's networks and batch: N random observations, actions sampled from the
+// initial policy and their logp, standard-normal advantages, returns ~ N(0, 10^2).
+template <class T>
+struct UpdateData {
+  std::unique_ptr<rlmpi::nn::Policy<T>> pi;
+  rlmpi::nn::ValueFunction<T> vf;
+  VectorX<T> pp, vp;
+  MatrixX<T> obs, act;
+  VectorX<T> logp_old, adv, ret;
+
+  UpdateData(const Problem& pb, rlmpi::Rng& rng)
+      : pi(rlmpi::nn::make_policy<T>(pb.discrete, pb.obs_dim, pb.act, {64, 64}, rlmpi::nn::Activation::Tanh)),
+        vf(pb.obs_dim, {64, 64}, rlmpi::nn::Activation::Tanh),
+        pp(pi->num_params()),
+        vp(vf.num_params()),
+        act(kN, pi->act_dim()),
+        logp_old(kN),
+        adv(kN),
+        ret(kN) {
+    pi->init_params(pp, rng);
+    vf.init_params(vp, rng);
+    obs = random_mat<MatrixX<T>>(kN, pb.obs_dim, rng);
+    pi->forward(pp, obs);
+    pi->sample(rng, act);
+    pi->logp(act, logp_old);
+    for (Index i = 0; i < kN; ++i) {
+      adv(i) = static_cast<T>(rng.normal());
+      ret(i) = static_cast<T>(10 * rng.normal());
+    }
+  }
+};
+
 // The PPO-like update, interleaved rep by rep with the same GEMMs alone (kIters / 8 passes,
 // scaled by 8) so that both see the same machine load.
 template <class T>
 UpdateTimes time_update(const Problem& pb, const std::vector<Shape>& shapes, int reps) {
   using namespace rlmpi::nn;
   rlmpi::Rng rng(1);
-  auto pi = make_policy<T>(pb.discrete, pb.obs_dim, pb.act, {64, 64}, Activation::Tanh);
-  ValueFunction<T> vf(pb.obs_dim, {64, 64}, Activation::Tanh);
-  VectorX<T> pp(pi->num_params()), vp(vf.num_params()), gp(pi->num_params()), gv(vf.num_params());
-  pi->init_params(pp, rng);
-  vf.init_params(vp, rng);
-  const MatrixX<T> obs = random_mat<MatrixX<T>>(kN, pb.obs_dim, rng);
-  MatrixX<T> act(kN, pi->act_dim());
-  VectorX<T> logp_old(kN), logp(kN), adv(kN), ret(kN);
-  pi->forward(pp, obs);
-  pi->sample(rng, act);
-  pi->logp(act, logp_old);
-  for (Index i = 0; i < kN; ++i) {
-    adv(i) = static_cast<T>(rng.normal());
-    ret(i) = static_cast<T>(10 * rng.normal());
-  }
+  UpdateData<T> d(pb, rng);
+  auto& pi = d.pi;
+  auto& vf = d.vf;
+  VectorX<T>& pp = d.pp;
+  VectorX<T>& vp = d.vp;
+  const MatrixX<T>& obs = d.obs;
+  const MatrixX<T>& act = d.act;
+  const VectorX<T>& logp_old = d.logp_old;
+  const VectorX<T>& adv = d.adv;
+  const VectorX<T>& ret = d.ret;
+  VectorX<T> gp(pp.size()), gv(vp.size()), logp(kN);
   const VectorX<T> pp0 = pp, vp0 = vp;
   GemmSet<T> gemms(shapes);
   std::vector<double> t_pi, t_v, t_g, ratios;
@@ -337,22 +365,19 @@ template <class T>
 OnePass time_one_pass(const Problem& pb, int reps) {
   using namespace rlmpi::nn;
   rlmpi::Rng rng(5);
-  auto pi = make_policy<T>(pb.discrete, pb.obs_dim, pb.act, {64, 64}, Activation::Tanh);
-  ValueFunction<T> vf(pb.obs_dim, {64, 64}, Activation::Tanh);
+  UpdateData<T> d(pb, rng);
+  auto& pi = d.pi;
+  auto& vf = d.vf;
+  const VectorX<T>& pp = d.pp;
+  const VectorX<T>& vp = d.vp;
+  const VectorX<T>& logp_old = d.logp_old;
+  const VectorX<T>& adv = d.adv;
+  const VectorX<T>& ret = d.ret;
+  const MatrixX<T>& obs = d.obs;
+  const MatrixX<T>& act = d.act;
   Mlp<T> vm(vf.mlp().sizes(), Activation::Tanh);
-  VectorX<T> pp(pi->num_params()), vp(vf.num_params()), g1(pp.size()), g2(pp.size()), v1(vp.size()), v2(vp.size());
-  pi->init_params(pp, rng);
-  vf.init_params(vp, rng);
-  const MatrixX<T> obs = random_mat<MatrixX<T>>(kN, pb.obs_dim, rng);
-  MatrixX<T> act(kN, pi->act_dim()), dy(kN, 1);
-  VectorX<T> logp_old(kN), logp(kN), adv(kN), w(kN), ret(kN);
-  pi->forward(pp, obs);
-  pi->sample(rng, act);
-  pi->logp(act, logp_old);
-  for (Index i = 0; i < kN; ++i) {
-    adv(i) = static_cast<T>(rng.normal());
-    ret(i) = static_cast<T>(10 * rng.normal());
-  }
+  VectorX<T> g1(pp.size()), g2(pp.size()), v1(vp.size()), v2(vp.size()), logp(kN), w(kN);
+  MatrixX<T> dy(kN, 1);
   auto weight = [&](Index i, T lp) { return -adv(i) * std::exp(lp - logp_old(i)) / static_cast<T>(kN); };
   auto w_of = [&](Index i0, Index m, const T* lp, T* wr) {
     for (Index k = 0; k < m; ++k) wr[k] = weight(i0 + k, lp[k]);
