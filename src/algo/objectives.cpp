@@ -11,17 +11,9 @@ SurrogateEval clip_surrogate(const Eigen::Ref<const VectorX<T>>& logp, const Eig
                              const Eigen::Ref<const VectorX<T>>& adv, double eps, Eigen::Ref<VectorX<T>> w) {
   const Index n = logp.size();
   const double inv_n = 1.0 / static_cast<double>(n);
-  double surr = 0, kl = 0;
-  Index clipped = 0;
-  for (Index i = 0; i < n; ++i) {
-    const double ratio = surrogate_ratio(logp[i], logp_old[i]);
-    const double a = adv[i];
-    kl += logp_old[i] - logp[i];
-    surr += std::min(ratio * a, std::clamp(ratio, 1 - eps, 1 + eps) * a);
-    if (ratio > 1 + eps || ratio < 1 - eps) ++clipped;
-    w[i] = clip_weight<T>(ratio, a, eps, inv_n);
-  }
-  return {-surr * inv_n, kl * inv_n, static_cast<double>(clipped) * inv_n};
+  ClipSums sums;
+  for (Index i = 0; i < n; ++i) w[i] = sums.add<T>(logp[i], logp_old[i], adv[i], eps, inv_n);
+  return sums.result(inv_n);
 }
 
 template <class T>

@@ -86,12 +86,13 @@ class Ppo final : public Algorithm<T> {
         // From the second iteration on, the forward at the current parameters and the gradient
         // come from one pass (the gradient is dropped if the KL test stops here).
         const bool fused = i > 0 && fused_gradient();
+        Eval e;
         if (fused) {
-          forward_and_gradient(pi, ac, b.obs, b.act, b.adv, b.logp);
-        } else if (i > 0) {
-          pi.forward(ac.pi_params, b.obs);
+          e = forward_and_gradient(pi, ac, b.obs, b.act, b.adv, b.logp);
+        } else {
+          if (i > 0) pi.forward(ac.pi_params, b.obs);
+          e = evaluate(pi, b.act, b.adv, b.logp, b.dist);
         }
-        const Eval e = evaluate(pi, b.act, b.adv, b.logp, b.dist);
         if (!penalty_ && comm.average(e.approx_kl) > 1.5 * cfg_.target_kl) {
           stop_iter = i;
           break;
@@ -186,17 +187,20 @@ class Ppo final : public Algorithm<T> {
   bool fused_gradient() const { return !penalty_ && cfg_.ent_coef <= 0; }
 
   // The policy's forward at the current parameters and the clip surrogate's gradient (into
-  // grad_), with evaluate()'s weights row by row as the blocks come out of the network.
+  // grad_) in one pass: evaluate()'s weights and sums (ClipSums, in row order) as the blocks come
+  // out of the network. Returns what evaluate() would.
   template <class ObsT, class ActT, class AdvT, class LogpT>
-  void forward_and_gradient(nn::Policy<T>& pi, const ActorCritic<T>& ac, const ObsT& obs, const ActT& act,
+  Eval forward_and_gradient(nn::Policy<T>& pi, const ActorCritic<T>& ac, const ObsT& obs, const ActT& act,
                             const AdvT& adv, const LogpT& logp_old) {
     const double inv_n = 1.0 / static_cast<double>(act.rows());
     const double eps = cfg_.clip_ratio;
+    ClipSums sums;
     auto w_of = [&](Index i0, Index m, const T* logp, T* w) {
-      for (Index r = 0; r < m; ++r)
-        w[r] = clip_weight<T>(surrogate_ratio(logp[r], logp_old[i0 + r]), adv[i0 + r], eps, inv_n);
+      for (Index r = 0; r < m; ++r) w[r] = sums.add<T>(logp[r], logp_old[i0 + r], adv[i0 + r], eps, inv_n);
     };
     pi.forward_grad_logp(ac.pi_params, obs, act, w_of, grad_);
+    const SurrogateEval se = sums.result(inv_n);
+    return {se.loss, se.approx_kl, 0.0, se.clip_frac};
   }
 
   void minibatch_epochs(ActorCritic<T>& ac, const RolloutBuffer<T>& b, UpdateContext& ctx, int& stop_iter) {

@@ -2,6 +2,7 @@
 // The pieces of the policy updates that can be checked on crafted numbers: the PPO surrogates
 // with their per-sample gradient weights, TRPO's backtracking line search and its conjugate
 // gradient.
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <utility>
@@ -30,6 +31,25 @@ T clip_weight(double ratio, double adv, double eps, double inv_n) {
   const bool active = (adv >= 0 && ratio <= 1 + eps) || (adv < 0 && ratio >= 1 - eps);
   return active ? static_cast<T>(-adv * ratio * inv_n) : T(0);
 }
+
+// PPO-clip's sums, one row at a time in row order: ppo_clip_surrogate and Ppo's one-pass gradient
+// (which sees the rows block by block) add the same terms in the same order, so both give the
+// same bits. add() returns the row's gradient weight.
+struct ClipSums {
+  double surr = 0, kl = 0;
+  Index clipped = 0;
+  template <class T>
+  T add(T logp, T logp_old, double adv, double eps, double inv_n) {
+    const double ratio = surrogate_ratio(logp, logp_old);
+    kl += logp_old - logp;
+    surr += std::min(ratio * adv, std::clamp(ratio, 1 - eps, 1 + eps) * adv);
+    if (ratio > 1 + eps || ratio < 1 - eps) ++clipped;
+    return clip_weight<T>(ratio, adv, eps, inv_n);
+  }
+  SurrogateEval result(double inv_n) const {
+    return {-surr * inv_n, kl * inv_n, static_cast<double>(clipped) * inv_n};
+  }
+};
 
 // PPO-clip: loss = -mean(min(r adv, clip(r, 1-eps, 1+eps) adv)), r = exp(logp - logp_old).
 // w receives d loss / d logp_i = -adv_i r_i / n where the unclipped term is the active one, else 0,
