@@ -18,7 +18,7 @@
 //    machine is shared); the fraction is the median over reps of the per-rep ratio.
 // 2. A PPO-like update through the real rlmpi::nn classes, as src/algo/ppo.cpp runs it: 80
 //    policy iterations (forward_grad_logp with the clip-surrogate weights computed per block,
-//    logp for the statistics, Adam step) and 80 value iterations (mse_grad, Adam step) on
+//    Adam step) and 80 value iterations (mse_grad, Adam step) on
 //    N = 4000 rows. Achieved GFLOP/s = GEMM FLOPs of those passes / wall time
 //    (everything else -- bias, tanh, softmax, Adam -- is overhead counted in the time only).
 //    Then one pass against two: forward_grad_logp and mse_grad against forward then backward on
@@ -298,7 +298,7 @@ UpdateTimes time_update(const Problem& pb, const std::vector<Shape>& shapes, int
   const VectorX<T>& logp_old = d.logp_old;
   const VectorX<T>& adv = d.adv;
   const VectorX<T>& ret = d.ret;
-  VectorX<T> gp(pp.size()), gv(vp.size()), logp(kN);
+  VectorX<T> gp(pp.size()), gv(vp.size());
   const VectorX<T> pp0 = pp, vp0 = vp;
   GemmSet<T> gemms(shapes);
   std::vector<double> t_pi, t_v, t_g, ratios;
@@ -308,7 +308,8 @@ UpdateTimes time_update(const Problem& pb, const std::vector<Shape>& shapes, int
     Adam<T> opt_pi(pp.size(), 3e-4), opt_v(vp.size(), 1e-3);
     const double t0 = now();
     for (int it = 0; it < kIters; ++it) {
-      // PPO-clip weights, clip 0.2 (as ppo_clip_surrogate does), row by row inside the pass.
+      // PPO-clip weights, clip 0.2 (as ppo_clip_surrogate does), row by row inside the pass (where
+      // ppo.cpp also sums the loss and KL statistics).
       auto w_of = [&](Index i0, Index m, const T* lp, T* wr) {
         for (Index k = 0; k < m; ++k) {
           const Index i = i0 + k;
@@ -318,7 +319,6 @@ UpdateTimes time_update(const Problem& pb, const std::vector<Shape>& shapes, int
         }
       };
       pi->forward_grad_logp(pp, obs, act, w_of, gp);
-      pi->logp(act, logp);  // the loss and KL statistics PPO takes from the cached batch
       opt_pi.step(pp, gp);
     }
     const double t1 = now();
@@ -345,9 +345,9 @@ UpdateTimes time_update(const Problem& pb, const std::vector<Shape>& shapes, int
   return u;
 }
 
-// One pass against two: the policy's forward_grad_logp and the value's mse_grad (forward and
-// backward block by block, activations in cache) against forward, then backward over the whole
-// batch, on the same network and data, interleaved per rep, in thread CPU time (time this
+// One pass against two: the policy's forward_grad_logp with the clip weights computed inside
+// (as ppo.cpp runs it) against forward, logp, the weights and grad_logp; the value's mse_grad
+// against forward then backward over the whole batch; the same networks and data, interleaved per rep, in thread CPU time (time this
 // process was not running does not count: the pair's ratio survives a loaded machine).
 // Returns the median ratios two-pass / one-pass time and whether the gradients are identical.
 double thread_seconds() {
@@ -388,10 +388,7 @@ OnePass time_one_pass(const Problem& pb, int reps) {
   for (int r = 0; r < reps + 1; ++r) {
     double t[4];
     double t0 = thread_seconds();
-    for (int k = 0; k < kPasses; ++k) {
-      pi->forward_grad_logp(pp, obs, act, w_of, g1);
-      pi->logp(act, logp);
-    }
+    for (int k = 0; k < kPasses; ++k) pi->forward_grad_logp(pp, obs, act, w_of, g1);
     t[0] = thread_seconds() - t0;
     t0 = thread_seconds();
     for (int k = 0; k < kPasses; ++k) {
