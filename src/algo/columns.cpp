@@ -31,7 +31,7 @@ constexpr ColumnInfo kColumns[] = {
     {"TimeRollout", "TimeRollout", "this epoch's rollout time on rank 0, MPI calls excluded", "s", false, false},
     {"TimeUpdate", "TimeUpdate", "this epoch's update time on rank 0, MPI calls excluded", "s", false, false},
     {"TimeComm", "TimeComm", "time rank 0 spent inside MPI calls this epoch (including waits for other ranks)", "s", false, false},
-    {"TimeIO", "TimeIO", "run-file and checkpoint writes after the previous epoch", "s", false, false},
+    {"TimeIO", "TimeIO", "what rank 0's run-file and checkpoint writes after the previous epoch cost the training path (written in the background; evaluation excluded)", "s", false, false},
     {"UpdateGFLOPS", "UpdateGFLOPS", "rank 0's GEMM rate during the update, MPI calls excluded", "GFLOP/s", false, false},
     {"StepsPerSecond", "Steps/s", "environment steps per second this epoch, all ranks", "steps/s", true, false},
 };

@@ -10,6 +10,7 @@
 
 #include "rlmpi/core/bytes.hpp"
 #include "rlmpi/core/error.hpp"
+#include "rlmpi/io/file_writer.hpp"
 
 namespace rlmpi::cli {
 
@@ -36,9 +37,15 @@ std::vector<std::pair<std::string, std::string>> identity(const Options& cfg, co
 
 void save_checkpoint(const algo::Trainer& trainer, const std::string& path, const Options& cfg,
                      const mpi::Comm& world) {
+  const std::vector<char> image = checkpoint_image(trainer, path, cfg, world);
+  if (world.is_root()) io::write_file_atomically(path, image);
+}
+
+std::vector<char> checkpoint_image(const algo::Trainer& trainer, const std::string& path, const Options& cfg,
+                                   const mpi::Comm& world) {
   const algo::TrainerState st = trainer.state();
   std::vector<std::string> blobs = world.gather_bytes(st.rank_blob);
-  if (!world.is_root()) return;
+  if (!world.is_root()) return {};
   io::Checkpoint c;
   for (const auto& [k, v] : identity(cfg, world)) c.meta.emplace_back("id." + k, v);
   c.meta.emplace_back("epoch", static_cast<std::int64_t>(st.epoch));
@@ -47,7 +54,7 @@ void save_checkpoint(const algo::Trainer& trainer, const std::string& path, cons
   c.meta.emplace_back("isa", nn::to_string(trainer.isa()));  // informative: a resume may use another set
   for (const auto& a : st.arrays) c.arrays.emplace_back(a.name, a.data);
   c.rank_blobs = std::move(blobs);
-  io::write_checkpoint(path, c);
+  return io::checkpoint_image(path, c);
 }
 
 void keep_checkpoint_history(const std::string& dir, const std::string& checkpoint, int last_epoch, int keep) {

@@ -19,26 +19,34 @@ constexpr const char* kShareNames[] = {"Roll%", "Upd%", "Comm%", "IO%"};
 
 }  // namespace
 
-void print_header(const algo::EpochResult& r) {
-  for (const auto& [k, v] : r.stats)
-    if (printed(k)) std::printf("%10s ", algo::find_column(k)->short_name);
-  for (const char* n : kShareNames) std::printf("%5s ", n);
-  std::printf("\n");
+namespace {
+
+void append(std::string& out, const char* fmt, auto... args) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, args...);
+  out += buf;
 }
 
-void print_row(const algo::EpochResult& r) {
+}  // namespace
+
+std::string header_line(const algo::EpochResult& r) {
+  std::string out;
+  for (const auto& [k, v] : r.stats)
+    if (printed(k)) append(out, "%10s ", algo::find_column(k)->short_name);
+  for (const char* n : kShareNames) append(out, "%5s ", n);
+  return out + "\n";
+}
+
+std::string row_line(const algo::EpochResult& r) {
+  std::string out;
   for (const auto& [k, v] : r.stats) {
     if (!printed(k)) continue;
-    if (algo::find_column(k)->integer)
-      std::printf("%10.0f ", v);
-    else
-      std::printf("%10.4g ", v);
+    append(out, algo::find_column(k)->integer ? "%10.0f " : "%10.4g ", v);
   }
   double total = 0;
   for (const char* k : kShares) total += r.get(k);
-  for (const char* k : kShares) std::printf("%5.1f ", total > 0 ? 100 * r.get(k) / total : 0.0);
-  std::printf("\n");
-  std::fflush(stdout);
+  for (const char* k : kShares) append(out, "%5.1f ", total > 0 ? 100 * r.get(k) / total : 0.0);
+  return out + "\n";
 }
 
 }  // namespace rlmpi::cli

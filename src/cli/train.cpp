@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "rlmpi/core/bytes.hpp"
 #include "rlmpi/core/error.hpp"
 #include "rlmpi/core/signals.hpp"
+#include "rlmpi/io/file_writer.hpp"
 #include "rlmpi/io/run_file.hpp"
 #include "rlmpi/mpi/watchdog.hpp"
 #include "rlmpi/version.hpp"
@@ -72,14 +74,40 @@ io::Attributes run_attributes(const Options& cfg, const mpi::Comm& world) {
   return a;
 }
 
+// The epoch's rows (committed later, with its evaluation row).
 void append_to_run_file(io::RunFile& run, const algo::EpochResult& r, const algo::Trainer& trainer) {
   std::vector<long long> len(r.episode_length.begin(), r.episode_length.end());
   std::vector<int> rank(r.episode_rank.begin(), r.episode_rank.end());
   run.append_episodes(r.episode_return, len, rank, run.epochs());
   run.append_epoch(r.stats);
   for (const auto& a : trainer.normalizer_stats()) run.set_vector("normalizer", a.name, a.data);
-  run.commit();
 }
+
+// Rank 0's files of one epoch, written off the training path (io::BackgroundWriter) in this
+// order: the run file, the checkpoint when one is due (and its kept copy), the status line; then
+// the epoch's console lines, so that what is printed is durable.
+struct EpochFiles {
+  std::string run_path;
+  std::vector<char> run_image;
+  std::string checkpoint_path;  // empty: no checkpoint this epoch
+  std::vector<char> checkpoint_image;
+  std::string dir, status;
+  int last_epoch = 0, keep = 0;
+  std::string console;
+
+  void operator()() const {
+    io::write_file_atomically(run_path, run_image);
+    if (!checkpoint_path.empty()) {
+      io::write_file_atomically(checkpoint_path, checkpoint_image);
+      keep_checkpoint_history(dir, checkpoint_path, last_epoch, keep);
+    }
+    write_status(dir, status);
+    if (!console.empty()) {
+      std::fputs(console.c_str(), stdout);
+      std::fflush(stdout);
+    }
+  }
+};
 
 // Every /epochs column exists from the start (a run stopped before its first epoch still has
 // them, empty) and carries its description and units (algo/columns.hpp).
@@ -288,6 +316,9 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
                 static_cast<long long>(trainer.pi_params().size()), static_cast<long long>(trainer.v_params().size()));
     std::fflush(stdout);
   }
+  // Rank 0 writes each epoch's files on a thread of its own while the next epoch runs.
+  std::optional<io::BackgroundWriter> writer;
+  if (world.is_root()) writer.emplace();
   // How the run ends goes into its file: finished, stopped (above) or failed (a system error).
   try {
     int printed_rows = 0;
@@ -306,6 +337,7 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
       const double epoch_start = MPI_Wtime();
       const algo::EpochResult r = trainer.run_epoch();
       if (r.stopped) {
+        if (world.is_root()) writer->wait();
         if (world.is_root()) record_end(run, plan.dir, kExitStoppedResumable, "stopped by a signal during epoch " + std::to_string(trainer.epoch()), trainer.epoch());
         if (world.is_root())
           std::fprintf(stderr,
@@ -320,29 +352,37 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
       const int flags = static_cast<int>(
           world.allreduce_max((signals.received() != 0 ? 1.0 : 0.0) + (r.non_finite.empty() ? 0.0 : 2.0)));
       const bool stop = flags & 1, diverged = flags & 2;
-      const double io0 = MPI_Wtime();
-      if (world.is_root()) append_to_run_file(*run, r, trainer);  // the diverged epoch's row too: it shows the NaN
+      // TimeIO: what the file writes cost the training path (the evaluation is not counted).
+      double io_seconds = 0, t_io = MPI_Wtime();
+      if (world.is_root()) {
+        writer->wait();  // the previous epoch's files are on disk (rethrows a failed write)
+        append_to_run_file(*run, r, trainer);  // the diverged epoch's row too: it shows the NaN
+      }
+      io_seconds += MPI_Wtime() - t_io;
       // Deterministic evaluation on separate environments, before the checkpoint: a run killed
       // in between resumes from the previous checkpoint, which drops this /eval row and redoes
       // the epoch and its evaluation identically. The best policy so far is kept in best.h5.
       bool target_reached = false;
       std::string target_message, eval_line;
       if (!diverged && cfg.eval_every > 0 && (last || trainer.epoch() % cfg.eval_every == 0)) {
+        const double t_eval = MPI_Wtime();
         const EvalSummary ev = evaluate_policy(current_policy(trainer, cfg), cfg.eval_episodes, /*deterministic=*/true,
                                                cfg.seed, cfg.max_ep_len, world, "the trained policy");
+        const double eval_seconds = MPI_Wtime() - t_eval;
         const bool better = ev.return_mean > best_eval;  // identical on every rank (reduced statistics)
         if (better) {
           best_eval = ev.return_mean;
+          t_io = MPI_Wtime();
           save_checkpoint(trainer, plan.dir + "/" + kBestName, cfg, world);
+          io_seconds += MPI_Wtime() - t_io;
         }
         if (world.is_root()) {
           run->append_eval({trainer.epoch() - 1, static_cast<long long>(r.get("TotalEnvInteracts")), ev.episodes,
                             ev.return_mean, ev.return_std, ev.return_min, ev.return_max, ev.length_mean});
-          run->commit();
           char line[256];
           std::snprintf(line, sizeof line, "eval after epoch %d: return %.6g +- %.3g (min %.6g, max %.6g) over %lld "
-                        "episodes%s\n", trainer.epoch() - 1, ev.return_mean, ev.return_std, ev.return_min,
-                        ev.return_max, ev.episodes, better ? ", best so far -> best.h5" : "");
+                        "episodes in %.3g s%s\n", trainer.epoch() - 1, ev.return_mean, ev.return_std, ev.return_min,
+                        ev.return_max, ev.episodes, eval_seconds, better ? ", best so far -> best.h5" : "");
           eval_line = line;
         }
         if (cfg.target_return && ev.return_mean >= *cfg.target_return) {
@@ -351,22 +391,28 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
                            fmt_number(ev.return_mean) + ") after epoch " + std::to_string(trainer.epoch() - 1);
         }
       }
+      t_io = MPI_Wtime();
+      EpochFiles files;
       if (!diverged && (last || stop || target_reached || trainer.epoch() % cfg.checkpoint_every == 0)) {
-        save_checkpoint(trainer, plan.checkpoint, cfg, world);
+        files.checkpoint_image = checkpoint_image(trainer, plan.checkpoint, cfg, world);
+        files.checkpoint_path = plan.checkpoint;
         last_checkpoint = trainer.epoch();
-        if (world.is_root()) keep_checkpoint_history(plan.dir, plan.checkpoint, trainer.epoch() - 1, cfg.keep_checkpoints);
       }
-      if (world.is_root())
-        write_status(plan.dir, "- running: " + std::to_string(trainer.epoch()) + " of " + std::to_string(cfg.epochs) +
-                                   " epochs done (" + iso_time_now() + ")");
-      trainer.add_io_seconds(MPI_Wtime() - io0);
-      // Printed once durable: an epoch on the console is in the run file and (when due) the checkpoint.
-      if (world.is_root() && !cfg.quiet) {
-        if (printed_rows++ % 25 == 0) print_header(r);
-        print_row(r);
-        std::fputs(eval_line.c_str(), stdout);
-        std::fflush(stdout);
+      if (world.is_root()) {
+        files.run_path = plan.run_file;
+        files.run_image = run->snapshot();
+        files.dir = plan.dir;
+        files.status = "- running: " + std::to_string(trainer.epoch()) + " of " + std::to_string(cfg.epochs) +
+                       " epochs done (" + iso_time_now() + ")";
+        files.last_epoch = trainer.epoch() - 1;
+        files.keep = cfg.keep_checkpoints;
+        // Printed once durable: an epoch on the console is in the run file and (when due) the checkpoint.
+        if (!cfg.quiet) files.console = (printed_rows++ % 25 == 0 ? header_line(r) : "") + row_line(r) + eval_line;
+        writer->submit(std::move(files));
       }
+      trainer.add_io_seconds(io_seconds + MPI_Wtime() - t_io);
+      // Every way out below first waits for the epoch's files (and its console row).
+      if (world.is_root() && (diverged || stop || target_reached)) writer->wait();
       if (diverged) {
         const std::string kept = last_checkpoint > 0 ? "the checkpoint of epoch " + std::to_string(last_checkpoint - 1) +
                                                            " is kept"
@@ -388,6 +434,7 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
         double verdict = (now - started) + 1.25 * longest_epoch + 5.0 > *cfg.time_limit ? 1.0 : 0.0;
         world.broadcast(std::span<double>(&verdict, 1));
         out_of_time = verdict != 0;
+        if (out_of_time && world.is_root()) writer->wait();
         if (out_of_time && last_checkpoint != trainer.epoch()) {
           save_checkpoint(trainer, plan.checkpoint, cfg, world);
           last_checkpoint = trainer.epoch();
@@ -420,10 +467,21 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
       }
     }
   } catch (const std::exception& e) {
-    if (world.is_root()) record_end(run, plan.dir, kExitFailure, std::string("failed: ") + e.what(), trainer.epoch());
+    if (world.is_root()) {
+      try {
+        writer->wait();  // what was queued before the failure still lands
+      } catch (const std::exception& w) {
+        if (std::string_view(w.what()) != e.what())
+          std::fprintf(stderr, "rlmpi: warning: a background file write failed: %s\n", w.what());
+      }
+      record_end(run, plan.dir, kExitFailure, std::string("failed: ") + e.what(), trainer.epoch());
+    }
     throw;
   }
-  if (world.is_root()) record_end(run, plan.dir, kExitOk, "finished", trainer.epoch());
+  if (world.is_root()) {
+    writer->wait();
+    record_end(run, plan.dir, kExitOk, "finished", trainer.epoch());
+  }
   return kExitOk;
 }
 

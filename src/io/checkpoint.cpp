@@ -1,5 +1,7 @@
 #include "rlmpi/io/checkpoint.hpp"
 
+#include "rlmpi/io/file_writer.hpp"
+
 #include <hdf5.h>
 #include <zlib.h>
 
@@ -210,6 +212,10 @@ const std::vector<double>& Checkpoint::array(const std::string& name) const {
 }
 
 void write_checkpoint(const std::string& path, const Checkpoint& c) {
+  write_file_atomically(path, checkpoint_image(path, c));
+}
+
+std::vector<char> checkpoint_image(const std::string& path, const Checkpoint& c) {
   h5::ErrorSilencer quiet;
   const std::string what = "cannot write checkpoint '" + path + "'";
   h5::PropList fapl = h5::memory_fapl();
@@ -246,7 +252,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
   }
   const std::uint32_t crc = checksum(std::move(attrs), std::move(array_entries), std::move(rank_entries));
   h5::write_attribute(file.get(), kCheckpointChecksumAttr, static_cast<std::int64_t>(crc));
-  h5::write_image_atomically(file.get(), path, what);
+  return h5::file_image(file.get(), what);
 }
 
 Checkpoint read_checkpoint(const std::string& path) {

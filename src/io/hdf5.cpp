@@ -1,5 +1,7 @@
 #include "rlmpi/io/hdf5.hpp"
 
+#include "rlmpi/io/file_writer.hpp"
+
 #include <hdf5.h>
 
 #include <algorithm>
@@ -321,59 +323,6 @@ Attributes read_attributes(Id obj) {
   return out;
 }
 
-namespace {
-
-[[noreturn]] void throw_errno(const std::string& what) {
-  throw std::runtime_error(what + ": " + std::strerror(errno));
-}
-
-// Closes a POSIX file descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
-// Replaces `path` by `bytes` atomically and durably: readers and crashes see either the old
-// or the new complete file, never a partial one.
-void write_atomically(const std::string& path, const std::vector<char>& bytes) {
-  const std::string tmp = path + ".tmp";
-  try {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (fd.get() < 0) throw_errno("cannot create '" + tmp + "'");
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_errno("cannot write '" + tmp + "'");
-      done += static_cast<std::size_t>(n);
-    }
-    // Data must be on disk before the rename makes it the file, or a power loss could leave
-    // a renamed but empty file.
-    if (::fsync(fd.get()) != 0) throw_errno("cannot fsync '" + tmp + "'");
-    if (::close(fd.release()) != 0) throw_errno("cannot close '" + tmp + "'");
-    if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("cannot rename '" + tmp + "' to '" + path + "'");
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  // Persist the rename itself (the directory entry).
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  Fd dfd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.get() >= 0 && ::fsync(dfd.get()) != 0 && errno != EINVAL)
-    throw_errno("cannot fsync directory '" + dir + "'");
-}
-
-}  // namespace
 
 // The writer's file lives in memory (core driver, no backing store); HDF5 never touches the
 // path after opening, and takes no file lock, so readers holding the file open do not block us.
@@ -394,13 +343,17 @@ PropList unlocked_read_fapl() {
   return fapl;
 }
 
-void write_image_atomically(Id f, const std::string& path, const std::string& what) {
+std::vector<char> file_image(Id f, const std::string& what) {
   check_status(H5Fflush(f, H5F_SCOPE_GLOBAL), what);
   const ssize_t size = H5Fget_file_image(f, nullptr, 0);
   check(size, what);
   std::vector<char> image(static_cast<std::size_t>(size));
   check(H5Fget_file_image(f, image.data(), image.size()), what);
-  write_atomically(path, image);
+  return image;
+}
+
+void write_image_atomically(Id f, const std::string& path, const std::string& what) {
+  write_file_atomically(path, file_image(f, what));
 }
 
 void write_strings(Id loc, const std::string& name, const std::vector<std::string>& values) {

@@ -1,5 +1,7 @@
 #include "rlmpi/io/run_file.hpp"
 
+#include "rlmpi/io/file_writer.hpp"
+
 #include <fcntl.h>
 #include <hdf5.h>
 #include <unistd.h>
@@ -394,11 +396,11 @@ void RunFile::append_change(long long epoch, const std::string& option, const st
   h5::append<long long>(e.get(), std::span<const long long>(&epoch, 1));
 }
 
-void RunFile::commit() {
+void RunFile::commit() { write_file_atomically(impl_->path, snapshot()); }
+
+std::vector<char> RunFile::snapshot() {
   h5::ErrorSilencer quiet;
-  const h5::Id f = impl_->file.get();
-  const std::string what = "cannot commit run file '" + impl_->path + "'";
-  h5::write_image_atomically(f, impl_->path, what);
+  return h5::file_image(impl_->file.get(), "cannot commit run file '" + impl_->path + "'");
 }
 
 long long RunFile::epochs() const { return impl_->layout.n_epochs; }

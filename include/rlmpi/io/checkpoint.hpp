@@ -51,6 +51,9 @@ struct Checkpoint {
 
 // Writes `c` to `path` atomically (replacing an older checkpoint), with the checksums above.
 void write_checkpoint(const std::string& path, const Checkpoint& c);
+// The bytes write_checkpoint(path, c) writes, for write_file_atomically (file_writer.hpp) on
+// another thread; `path` only names the file in error messages.
+std::vector<char> checkpoint_image(const std::string& path, const Checkpoint& c);
 // Reads a checkpoint and verifies its checksums and ranges. A missing, truncated, corrupt,
 // out-of-range or foreign file is rlmpi::UsageError whose one-line message names the path and
 // the reason, e.g. "checkpoint 'run/checkpoint.h5' is corrupt or unreadable: attribute

@@ -137,6 +137,9 @@ PropList memory_fapl();
 // Access properties for a reader that takes no lock (files are only ever replaced, never
 // modified in place).
 PropList unlocked_read_fapl();
+// The in-memory file's current image (flushed), to be written with write_file_atomically
+// (file_writer.hpp), possibly on another thread. Errors start with `what`.
+std::vector<char> file_image(Id file, const std::string& what);
 // Replaces `path` by the in-memory file's current image atomically and durably: write
 // "<path>.tmp", fsync, rename over `path`, fsync the directory. Readers and crashes see the old
 // or the new complete file, never a partial one. Errors start with `what`.

@@ -95,6 +95,9 @@ class RunFile {
                      const std::string& new_value);
   // Makes everything appended so far durable and visible to readers (atomic replace + fsync).
   void commit();
+  // The image commit() writes, for write_file_atomically(path(), ...) (file_writer.hpp) on
+  // another thread: what was appended so far is then durable once that write returns.
+  std::vector<char> snapshot();
 
   long long epochs() const;    // rows appended so far (committed or not)
   long long episodes() const;  // episode rows appended so far
