@@ -3,7 +3,7 @@
 rlmpi and checks the fixed behaviour on the real binary.
 
 usage: test_hardening.py RLMPI MPIEXEC CASE
-CASE: ini-switches, resume-no-checkpoint, divergence, signals, resume-out, lock-full-disk,
+CASE: ini-switches, resume-no-checkpoint, divergence, signals, resume-out, lock-full-disk, disk-full-mid-run,
       epochs-done, default-out, config-stream, empty-value, resume-options, run-record
 """
 import os
@@ -195,6 +195,54 @@ def case_lock_full_disk(tmp):
     print("full disk: exit 2 naming ENOSPC, no lock left; an empty lock is taken over")
 
 
+def case_disk_full_mid_run(tmp):
+    """The disk fills while a 2-rank run trains: rank 0 writes its files in the background, so the
+    failure surfaces an epoch later. Every rank stops (no hang), exit 1 with one line naming ENOSPC,
+    every printed row is in the run file, and the run resumes once there is space again."""
+    mnt = f"{tmp}/full"
+    os.makedirs(mnt)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt], capture_output=True).returncode != 0:
+        print("SKIP: cannot mount a small tmpfs here (not root?)")
+        return
+    try:
+        d = f"{mnt}/run"
+        small = [a for a in SMALL if a != "--quiet"]
+        proc = subprocess.Popen(cmd(2, "--epochs", "400", "--out", d, *small), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        printed = []
+        for line in proc.stdout:  # rows: "  <epoch> ..." after the header
+            tok = line.split()
+            if tok and tok[0].isdigit():
+                printed.append(int(tok[0]))
+            if len(printed) == 3:
+                break
+        fd = os.open(f"{mnt}/filler", os.O_WRONLY | os.O_CREAT)  # fill the file system
+        try:
+            while os.write(fd, b"x" * 65536) > 0:
+                pass
+        except OSError:
+            pass
+        os.close(fd)
+        try:
+            out, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            sys.exit("FAIL: the run did not stop after the disk filled up")
+        printed += [int(t[0]) for t in (l.split() for l in out.splitlines()) if t and t[0].isdigit()]
+        assert proc.returncode == 1, (proc.returncode, out, err)
+        # One error line (the status and end-of-run records may add warnings: the disk is full).
+        errors = [l for l in err.splitlines() if "error" in l and "warning" not in l]
+        assert len(errors) == 1 and "No space left on device" in errors[0] and (".h5" in errors[0]), err
+        n = n_epochs(d)  # the file is readable, and holds every printed epoch
+        assert printed == list(range(len(printed))) and n >= len(printed), (printed, n)
+        os.unlink(f"{mnt}/filler")
+        run(2, "--epochs", str(n + 2), "--out", d, "--resume", "auto", *SMALL)
+        assert n_epochs(d) == n + 2
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+    print(f"disk full mid-run: exit 1 naming ENOSPC after {len(printed)} printed epochs, all in the file; resumed")
+
+
 def case_epochs_done(tmp):
     """--epochs at or below the checkpoint's epoch printed 'epochs 3..1': now says so, changes nothing."""
     d = f"{tmp}/r"
@@ -321,7 +369,7 @@ CASES = {
     "ini-switches": case_ini_switches, "resume-no-checkpoint": case_resume_no_checkpoint,
     "divergence": case_divergence, "signals": case_signals, "resume-out": case_resume_out,
     "lock-full-disk": case_lock_full_disk, "epochs-done": case_epochs_done, "default-out": case_default_out,
-    "config-stream": case_config_stream, "empty-value": case_empty_value,
+    "config-stream": case_config_stream, "empty-value": case_empty_value, "disk-full-mid-run": case_disk_full_mid_run,
 }
 
 with tempfile.TemporaryDirectory(prefix="rlmpi-hardening-", ignore_cleanup_errors=True) as tmp:
