@@ -11,6 +11,9 @@
 # written to tools/bench/results/mujoco/<variant>-<env>-s<seed>.csv and its deterministic
 # evaluation (10 episodes) to ...eval.txt (commit them: a machine may be replaced), then a summary.
 set -euo pipefail
+# Started with nice (and setsid, as a background queue), the runs should yield to other work; with
+# the kernel's autogroup scheduling a session's nice value only counts once its group has it too.
+if [[ $(nice) -gt 0 && -w /proc/self/autogroup ]]; then echo "$(nice)" > /proc/self/autogroup 2>/dev/null || true; fi
 cd "${RLMPI_REPO:-$(dirname "$0")/../..}"  # RLMPI_REPO: when this script runs from a copy
 out=${1:-bench-runs/mujoco}
 epochs=${2:-750}
