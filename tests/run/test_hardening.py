@@ -166,22 +166,34 @@ def case_resume_out(tmp):
     print("--resume CKPT --out OTHER refused; --out of the checkpoint's own directory accepted")
 
 
+def mount_small_tmpfs(mnt, size):
+    """Mounts a tmpfs of `size` at mnt (made here); False when this machine does not allow it."""
+    os.makedirs(mnt)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", mnt], capture_output=True).returncode != 0:
+        print("SKIP: cannot mount a small tmpfs here (not root?)")
+        return False
+    return True
+
+
+def fill_file_system(filler, chunk=4096):
+    """Writes `filler` until the file system is full."""
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"x" * chunk) > 0:
+            pass
+    except OSError:
+        pass
+    os.close(fd)
+
+
 def case_lock_full_disk(tmp):
     """A full disk at start left an empty rlmpi.lock that blocked the directory for ever."""
     mnt = f"{tmp}/full"
-    os.makedirs(mnt)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt], capture_output=True).returncode != 0:
-        print("SKIP: cannot mount a small tmpfs here (not root?)")
+    if not mount_small_tmpfs(mnt, "4m"):
         return
     try:
         os.makedirs(f"{mnt}/run")
-        fd = os.open(f"{mnt}/filler", os.O_WRONLY | os.O_CREAT)  # fill the file system
-        try:
-            while os.write(fd, b"x" * 4096) > 0:
-                pass
-        except OSError:
-            pass
-        os.close(fd)
+        fill_file_system(f"{mnt}/filler")
         p = run(1, "--epochs", "1", "--out", f"{mnt}/run", *SMALL, expect=2)
         one_error_line(p, "cannot create lock file", "No space left on device")
         assert os.listdir(f"{mnt}/run") == [], os.listdir(f"{mnt}/run")
@@ -200,9 +212,7 @@ def case_disk_full_mid_run(tmp):
     failure surfaces an epoch later. Every rank stops (no hang), exit 1 with one line naming ENOSPC,
     every printed row is in the run file, and the run resumes once there is space again."""
     mnt = f"{tmp}/full"
-    os.makedirs(mnt)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt], capture_output=True).returncode != 0:
-        print("SKIP: cannot mount a small tmpfs here (not root?)")
+    if not mount_small_tmpfs(mnt, "16m"):
         return
     try:
         d = f"{mnt}/run"
@@ -216,13 +226,7 @@ def case_disk_full_mid_run(tmp):
                 printed.append(int(tok[0]))
             if len(printed) == 3:
                 break
-        fd = os.open(f"{mnt}/filler", os.O_WRONLY | os.O_CREAT)  # fill the file system
-        try:
-            while os.write(fd, b"x" * 65536) > 0:
-                pass
-        except OSError:
-            pass
-        os.close(fd)
+        fill_file_system(f"{mnt}/filler", 65536)
         try:
             out, err = proc.communicate(timeout=120)
         except subprocess.TimeoutExpired:
