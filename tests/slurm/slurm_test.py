@@ -329,7 +329,9 @@ def test_preempt(args):
     run(["scancel", "--signal=USR1", "--batch", jobid])
     log(f"epochs take {dt:.2f} s; sent SIGUSR1 to the batch shell of job {jobid} {time.time() - t_epoch:.2f} s after the run file "
         f"reached {n1} epochs (now {k}): in the middle of epoch {k} (0-based), expected to stop after it")
-    if k >= epochs - 1:
+    # The run file may lag the training by an epoch (rank 0 writes it in the background), and the
+    # signal takes a moment through the batch shell: a signal in the last two epochs may come too late.
+    if k >= epochs - 2:
         raise Fail(f"the run was too fast to preempt ({k} of {epochs} epochs done); raise --epochs")
 
     # The script requeues the job: wait until slurm holds it pending again, then release it.
