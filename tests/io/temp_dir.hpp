@@ -4,7 +4,10 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 namespace rlmpi::test {
 
@@ -28,5 +31,11 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The whole content of a file (empty if it cannot be read).
+inline std::vector<char> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
 }  // namespace rlmpi::test

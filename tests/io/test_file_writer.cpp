@@ -3,8 +3,6 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -17,8 +15,8 @@ using namespace rlmpi::io;
 
 namespace {
 std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const std::vector<char> b = rlmpi::test::read_bytes(path);
+  return {b.begin(), b.end()};
 }
 }  // namespace
 

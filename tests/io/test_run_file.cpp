@@ -44,12 +44,9 @@ void write_bytes(const std::string& path, const std::vector<char>& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
 }
 
-std::vector<char> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 }  // namespace
+
+using rlmpi::test::read_bytes;
 
 TEST_CASE("round trip: attributes, epochs with units, episodes") {
   rlmpi::test::TempDir dir;
