@@ -6,10 +6,10 @@
 //  Spinning Up (default, --update-epochs 0): up to train_pi_iters full-batch Adam steps; the clip
 //           variant stops early, before the step, when the cross-rank mean of
 //           mean(logp_old - logp) exceeds 1.5 target_kl (StopIter = the iteration it stopped at,
-//           train_pi_iters - 1 when it never did, as Spinning Up logs it).
+//           train_pi_iters - 1 when it never did, as Spinning Up logs it; --target-kl 0: never).
 //  PPO paper (--update-epochs E --minibatch-size M): E passes over the local batch in shuffled
 //           minibatches of M rows, one allreduced Adam step per minibatch; the same KL test is made
-//           on the full batch before each pass.
+//           on the full batch before each pass (not at all with --target-kl 0, SB3's default).
 // Then train_v_iters full-batch value steps. LossPi, Entropy: at the rollout policy; KL, ClipFrac,
 // DeltaLossPi: at the final policy.
 #include <algorithm>
@@ -93,7 +93,7 @@ class Ppo final : public Algorithm<T> {
           if (i > 0) pi.forward(ac.pi_params, b.obs);
           e = evaluate(pi, b.act, b.adv, b.logp, b.dist);
         }
-        if (!penalty_ && comm.average(e.approx_kl) > 1.5 * cfg_.target_kl) {
+        if (early_stop() && comm.average(e.approx_kl) > 1.5 * cfg_.target_kl) {
           stop_iter = i;
           break;
         }
@@ -185,6 +185,8 @@ class Ppo final : public Algorithm<T> {
   // When the policy gradient is the clip surrogate's alone (no KL penalty, no entropy bonus), the
   // forward and the gradient run in one pass over the network (Policy::forward_grad_logp).
   bool fused_gradient() const { return !penalty_ && cfg_.ent_coef <= 0; }
+  // PPO-clip's KL early stop (Spinning Up); --target-kl 0 turns it off, as SB3 and CleanRL default.
+  bool early_stop() const { return !penalty_ && cfg_.target_kl > 0; }
 
   // The policy's forward at the current parameters and the clip surrogate's gradient (into
   // grad_) in one pass: evaluate()'s weights and sums (ClipSums, in row order) as the blocks come
@@ -219,7 +221,7 @@ class Ppo final : public Algorithm<T> {
     idx_.resize(static_cast<std::size_t>(n));  // keeps its capacity: allocates on the first update only
     std::iota(idx_.begin(), idx_.end(), Index{0});
     for (int epoch = 0; epoch < cfg_.update_epochs; ++epoch) {
-      if (epoch > 0 && !penalty_) {
+      if (epoch > 0 && early_stop()) {
         pi.forward(ac.pi_params, b.obs);
         const Eval e = evaluate(pi, b.act, b.adv, b.logp, b.dist);
         if (ctx.comm.average(e.approx_kl) > 1.5 * cfg_.target_kl) {

@@ -310,8 +310,11 @@ const std::vector<OptionSpec>& option_table() {
          c.clip_ratio = parse_real("clip-ratio", v, 0.0, 1.0, true, "a number in (0, 1]");
        },
        [](const Options& c) { return fmt(c.clip_ratio); }},
-      {"PPO", "target-kl", "PPO early-stop KL target (stop at 1.5x) / penalty d_targ",
-       [](Options& c, const std::string& v) { c.target_kl = parse_positive("target-kl", v); },
+      {"PPO", "target-kl", "PPO early-stop KL target (stop at 1.5x; 0: no early stop, as SB3 and CleanRL by default) / penalty d_targ",
+       [](Options& c, const std::string& v) {
+         c.target_kl = parse_real("target-kl", v, 0.0, std::numeric_limits<double>::max(), false,
+                                  "a number >= 0; 0 turns the early stop off");
+       },
        [](const Options& c) { return fmt(c.target_kl); }},
       {"PPO", "kl-coef", "PPO-penalty initial beta",
        [](Options& c, const std::string& v) { c.kl_coef = parse_positive("kl-coef", v); },
@@ -780,6 +783,9 @@ Options parse_command_line(int argc, const char* const* argv, const ConfigReader
   if (cfg.vf_update == "minibatch" && (cfg.algo != "ppo" || cfg.update_epochs == 0))
     throw UsageError("invalid value 'minibatch' for --vf-update (allowed: full or auto; minibatch only with --algo ppo "
                      "--update-epochs N > 0)");
+  if (cfg.target_kl == 0 && cfg.algo == "ppo" && cfg.ppo_variant == "penalty")
+    throw UsageError("invalid value '0' for --target-kl (allowed: a number > 0 with --ppo-variant penalty, whose beta "
+                     "adapts to it; 0 turns off the early stop of --ppo-variant clip)");
   if (cfg.update_epochs == 0 && cfg.minibatch_size != 0)
     throw UsageError("invalid value '" + std::to_string(cfg.minibatch_size) +
                      "' for --minibatch-size (allowed: only together with --update-epochs N > 0)");

@@ -211,6 +211,19 @@ TEST_CASE("ppo clip: Spinning Up scheme stops before the step whose start KL exc
     s = run_update(cfg, d, 21);
     CHECK(s.stop_iter == 2);
     CHECK(max_abs_diff(d.ac.pi_params, p_ref) < 1e-8);
+
+    // --target-kl 0: no early stop however large the KL (here 100 x the stop threshold above).
+    cfg.target_kl = 0;
+    Case off = make_case(cfg, discrete, 16, 0.0, 21);
+    off.buf.logp = logp_at(*c0.ac.pi, c0.pi0, c0.buf.obs, c0.buf.act).array() + 5.0;
+    p_ref = off.pi0;
+    RefAdam adam_off(p_ref.size(), cfg.pi_lr, cfg.adam_eps);
+    const Rows rows_off = all_rows(off.buf);
+    for (int i = 0; i < 3; ++i)
+      adam_off.step(p_ref, fd_grad([&](const Vec& p) { return ppo_loss(*off.ac.pi, p, rows_off, cfg, 0, true); }, p_ref));
+    s = run_update(cfg, off, 21);
+    CHECK(s.stop_iter == 2);
+    CHECK(max_abs_diff(off.ac.pi_params, p_ref) < 1e-8);
   }
 }
 
@@ -295,6 +308,18 @@ TEST_CASE("ppo minibatch: the full-batch KL test before each later epoch stops t
     const algo::UpdateStats s = run_update(cfg, c, 31);
     CHECK(s.stop_iter == 1);
     CHECK(c.ac.pi_params == probe.ac.pi_params);  // exactly the one-epoch result
+
+    // --target-kl 0: every epoch runs; the first epoch's result is the probe's, the rest move on.
+    cfg.target_kl = 0;
+    Case all = make_case(cfg, discrete, 12, 0.4, 31);
+    const algo::UpdateStats s_all = run_update(cfg, all, 31);
+    CHECK(s_all.stop_iter == 2);
+    CHECK(all.ac.pi_params != probe.ac.pi_params);
+    Config big = cfg;
+    big.target_kl = 1e300;  // never reached: the same three epochs as with the stop off
+    Case ref = make_case(big, discrete, 12, 0.4, 31);
+    run_update(big, ref, 31);
+    CHECK(all.ac.pi_params == ref.ac.pi_params);
   }
 }
 
