@@ -13,6 +13,7 @@
 #include "rlmpi/algo/sizing.hpp"
 #include "rlmpi/core/bytes.hpp"
 #include "rlmpi/core/error.hpp"
+#include "rlmpi/env/time_feature.hpp"
 
 namespace rlmpi::algo {
 namespace {
@@ -39,6 +40,13 @@ std::vector<std::unique_ptr<env::Env>> make_envs(const Config& cfg, const mpi::C
   for (int e = 0; e < cfg.envs_per_rank; ++e) envs.push_back(env::make_env(cfg.env));
   (void)nn::parse_activation(cfg.activation);
   (void)find_algorithm(cfg.algo);  // UsageError naming the allowed ones
+  if (cfg.time_feature) {
+    if (envs.front()->observation_space().is_discrete() || envs.front()->max_episode_steps() < 1)
+      throw UsageError("--time-feature needs a Box observation space and a time limit (" + cfg.env + " has " +
+                       envs.front()->observation_space().to_string() + " and time limit " +
+                       std::to_string(envs.front()->max_episode_steps()) + ")");
+    for (auto& e : envs) e = env::with_time_feature(std::move(e), true);
+  }
   if (cfg.scale_actions && envs.front()->action_space().is_discrete())
     throw UsageError("--scale-actions needs a Box action space (" + cfg.env + " has " +
                      envs.front()->action_space().to_string() + ")");

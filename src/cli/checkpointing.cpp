@@ -32,6 +32,7 @@ std::vector<std::pair<std::string, std::string>> identity(const Options& cfg, co
           {"steps-per-epoch", std::to_string(cfg.steps_per_epoch)},
           {"epoch-end", cfg.epoch_end},
           {"scale-actions", cfg.scale_actions ? "1" : "0"},
+          {"time-feature", cfg.time_feature ? "1" : "0"},
           {"seed", std::to_string(cfg.seed)}};
 }
 
@@ -106,8 +107,9 @@ io::Checkpoint load_checkpoint(const std::string& path, const Options& cfg, cons
     std::string theirs;
     const io::AttrValue* a = find("id." + k);
     if (!a) {
-      // Checkpoints from before --precision / --epoch-end / --scale-actions were double / reset / 0.
-      if (k != "precision" && k != "epoch-end" && k != "scale-actions")
+      // Checkpoints from before --precision / --epoch-end / --scale-actions / --time-feature were
+      // double / reset / 0 / 0.
+      if (k != "precision" && k != "epoch-end" && k != "scale-actions" && k != "time-feature")
         throw corrupt("attribute 'id." + k + "' is missing");
       theirs = k == "precision" ? "double" : k == "epoch-end" ? "reset" : "0";
     } else if (const auto* s = std::get_if<std::string>(a)) {

@@ -195,6 +195,10 @@ const std::vector<SwitchSpec>& switch_table() {
        "Box actions: the policy acts in [-1, 1] per dimension, scaled to the action space's bounds before the "
        "environment (its initial std then is relative to the range)",
        &Options::scale_actions},
+      {"time-feature",
+       "append the remaining time 1 - t / T to Box observations (sb3-contrib's TimeFeatureWrapper, used by "
+       "rl-baselines3-zoo's tuned settings)",
+       &Options::time_feature},
       {"skip-memory-check",
        "start even when the memory estimate exceeds what is available (an allocation that then fails ends the "
        "run with exit 1)",

@@ -11,6 +11,7 @@
 #include "rlmpi/core/bytes.hpp"
 #include "rlmpi/core/error.hpp"
 #include "rlmpi/env/env.hpp"
+#include "rlmpi/env/time_feature.hpp"
 #include "rlmpi/io/checkpoint.hpp"
 #include "rlmpi/io/eval_file.hpp"
 #include "rlmpi/version.hpp"
@@ -46,7 +47,7 @@ std::vector<int> parse_hid(const std::string& hid, const std::string& path) {
 
 EvalSummary evaluate_policy(const PolicySpec& policy, int episodes, bool deterministic, std::uint64_t seed,
                             int max_ep_len, const mpi::Comm& world, const std::string& where) {
-  std::unique_ptr<env::Env> e = env::make_env(policy.env);
+  std::unique_ptr<env::Env> e = env::with_time_feature(env::make_env(policy.env), policy.time_feature);
   const bool discrete = e->action_space().is_discrete();
   auto pi = nn::make_policy<Scalar>(discrete, e->obs_dim(), discrete ? e->action_space().n : e->act_dim(), policy.hid,
                                     nn::parse_activation(policy.activation));
@@ -134,9 +135,14 @@ int run_eval(const Options& cfg, const mpi::Comm& world) {
       run_cfg.env = id("env");
       run_cfg.activation = id("activation");
       run_cfg.hid = parse_hid(id("hid"), ckpt_path);
-      run_cfg.scale_actions = false;  // checkpoints from before --scale-actions have no id.scale-actions
-      for (const auto& [name, v] : ckpt.meta)
-        if (name == "id.scale-actions") run_cfg.scale_actions = std::get_if<std::string>(&v) && *std::get_if<std::string>(&v) == "1";
+      // Checkpoints from before --scale-actions / --time-feature have no such attribute: off.
+      const auto flag = [&](const std::string& k) {
+        for (const auto& [name, v] : ckpt.meta)
+          if (name == "id." + k) return std::get_if<std::string>(&v) && *std::get_if<std::string>(&v) == "1";
+        return false;
+      };
+      run_cfg.scale_actions = flag("scale-actions");
+      run_cfg.time_feature = flag("time-feature");
       bool has_params = false;
       for (const auto& [name, data] : ckpt.arrays) has_params = has_params || name == "pi_params";
       if (!has_params) throw corrupt(ckpt_path, "array 'pi_params' is missing");
@@ -163,6 +169,7 @@ int run_eval(const Options& cfg, const mpi::Comm& world) {
       if (name == "obs_norm") norm = data;
     w.put_vector(norm);
     w.put(static_cast<std::uint8_t>(run_cfg.scale_actions ? 1 : 0));
+    w.put(static_cast<std::uint8_t>(run_cfg.time_feature ? 1 : 0));
     shared = w.take();
   }
   world.broadcast(shared);
@@ -173,8 +180,10 @@ int run_eval(const Options& cfg, const mpi::Comm& world) {
   const std::vector<double> param_values = in.get_vector<double>();
   const std::vector<double> norm_state = in.get_vector<double>();
   run_cfg.scale_actions = in.get<std::uint8_t>() != 0;
+  run_cfg.time_feature = in.get<std::uint8_t>() != 0;
 
-  PolicySpec policy{run_cfg.env, run_cfg.activation, run_cfg.hid, param_values, norm_state, run_cfg.scale_actions};
+  PolicySpec policy{run_cfg.env, run_cfg.activation, run_cfg.hid, param_values, norm_state, run_cfg.scale_actions,
+                    run_cfg.time_feature};
   const EvalSummary st = evaluate_policy(policy, cfg.eval_episodes, cfg.deterministic, cfg.seed, cfg.max_ep_len, world,
                                          "checkpoint '" + ckpt_path + "'");
   // The result, also as a file: every episode and the options used (rank 0 writes it).

@@ -18,6 +18,7 @@ struct PolicySpec {
   std::vector<double> params;    // the policy's flat parameters (float runs: widened exactly)
   std::vector<double> obs_norm;  // the observation normaliser's state, empty without --normalize-obs
   bool scale_actions = false;    // --scale-actions: actions in [-1, 1] scaled to the bounds
+  bool time_feature = false;     // --time-feature: observations end with 1 - t / T
 };
 
 struct EvalSummary {

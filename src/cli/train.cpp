@@ -167,7 +167,7 @@ std::string fmt_number(double v) {
 
 // The policy the trainer holds now, for an evaluation (float parameters widen exactly).
 PolicySpec current_policy(const algo::Trainer& trainer, const Options& cfg) {
-  PolicySpec p{cfg.env, cfg.activation, cfg.hid, {}, {}, cfg.scale_actions};
+  PolicySpec p{cfg.env, cfg.activation, cfg.hid, {}, {}, cfg.scale_actions, cfg.time_feature};
   const Eigen::VectorXd params = trainer.pi_params();
   p.params.assign(params.data(), params.data() + params.size());
   if (cfg.normalize_obs)

@@ -376,6 +376,21 @@ def case_evaluation(tmp):
     p = run(1, "--scale-actions", "--out", f"{tmp}/discrete", expect=2)
     assert "--scale-actions needs a Box action space (CartPole-v1 has Discrete(2))" in p.stderr, p.stderr
 
+    # --time-feature: the policy sees one more input, in training, in its evaluations and in
+    # `rlmpi eval` of best.h5; a resume keeps it and stays bit-identical.
+    tf, tf_split = f"{tmp}/time-feature", f"{tmp}/time-feature-split"
+    tf_args = ["--time-feature", "--eval-every", "1", "--eval-episodes", "4", *SMALL]
+    run(2, *tf_args, "--epochs", "3", "--out", tf)
+    with h5py.File(f"{tf}/checkpoint.h5", "r") as f:
+        n_pi = f["arrays/pi_params"].shape[0]
+    assert n_pi == (5 * 16 + 16) + (16 * 2 + 2), n_pi  # --hid 16; CartPole's 4 inputs + the feature
+    best = float(np.max(eval_table(f"{tf}/run.h5")["return_mean"]))
+    q = run(1, "eval", f"{tf}/best.h5", "--deterministic", "--episodes", "4", "--seed", "0")
+    assert f"return mean {best:.6g} " in q.stdout, (best, q.stdout)
+    run(2, *tf_args, "--epochs", "2", "--out", tf_split)
+    run(2, "--epochs", "3", "--out", tf_split, "--resume", "auto")  # the option comes from the run
+    assert same_run(f"{tf}/run.h5", f"{tf_split}/run.h5") == 3
+
     # --time-limit: stops after the last epoch that fits, checkpointed, exit 3; resume continues.
     t = f"{tmp}/timed"
     p = run(2, "--time-limit", "0:06", "--epochs", "200", "--out", t, *SMALL, expect=3)

@@ -44,6 +44,7 @@ struct Config {
   double ent_coef = 0;            // entropy bonus in the policy loss (VPG, PPO)
   bool skip_memory_check = false; // trust the user: start even when the memory estimate does not fit
   bool scale_actions = false;     // Box actions: the policy acts in [-1, 1], scaled to the bounds
+  bool time_feature = false;      // observations gain 1 - t / T (sb3-contrib's TimeFeatureWrapper)
 
   // advantage estimation and optimisation
   double gamma = 0.99;
