@@ -34,8 +34,6 @@ class TimeFeature final : public Env {
   std::span<const InfoTerm> info() const override { return inner_->info(); }
   bool diverged() const override { return inner_->diverged(); }
 
-  const Env& inner() const { return *inner_; }
-
  private:
   // The inner env's part of an observation buffer of this env's size.
   std::span<double> head(std::span<double> obs) const;
