@@ -15,7 +15,7 @@ as mean ± population std over the seeds of
   final   each run's mean over its last 10 epochs,
   tail    each run's mean over the last 10 % of its epochs (Spinning Up's "tail" at 3M steps:
           2.7M–3.0M),
-  at N    each run's mean over the 10 epochs ending at N steps (--at-steps; shorter runs: -),
+  at N    each run's mean over the 10 epochs ending at or just before N steps (--at-steps; shorter runs: -),
 and Spinning Up's PyTorch PPO / tf1 TRPO figures for the same task (../shared/reference/
 algorithms.md §5.2: v3 tasks, (64,32) tanh nets, 10 seeds, smoothed final / tail at 3M steps).
 Runs still going count with the epochs they have, unless --finished-only (then a run counts
@@ -90,7 +90,7 @@ def csv_table(a):
         at_n = []
         for _, ret, st, _ in runs:
             idx = np.nonzero(st <= at)[0]
-            at_n.append(np.nanmean(ret[idx[-10:]]) if len(idx) and st[idx[-1]] == at else None)
+            at_n.append(np.nanmean(ret[idx[-10:]]) if len(idx) and st[-1] >= at else None)  # reached: epochs up to it
         su = SPINUP.get((algo, env.split("-")[0]))
         zoo = ZOO.get((algo, env.split("-")[0]))
         print(f"| {env} | {variant} | {seeds} | {steps / 1e6:.2f}M | {fmt(final)} | {fmt(tail)} | {fmt(at_n)} | "
@@ -176,7 +176,7 @@ def main():
         at_n = []
         for _, r, st in runs:
             idx = np.nonzero(st <= at)[0]
-            at_n.append(np.nanmean(r[idx[-10:]]) if len(idx) and st[idx[-1]] == at else None)
+            at_n.append(np.nanmean(r[idx[-10:]]) if len(idx) and st[-1] >= at else None)
         su = SPINUP.get((algo, env.split("-")[0]))
         su_s = f"{su[0]} / {su[1]}" if su else "-"
         print(f"| {env} | {algo} | {'on' if norm else 'off'} | {seeds} | {steps / 1e6:.2f}M | {fmt(final)} | "
