@@ -32,10 +32,11 @@ Shape shape_of(Index in, Index out) {
 }
 
 // The weight gradient is accumulated as dW^T (in x out) when that vectorises along the wider
-// side (an 11 -> 64 layer: 64 lanes, not 11), as dW (out x in) otherwise.
+// side (an 11 -> 64 layer: 64 lanes, not 11) or the sides are equal (the kernel then also sums
+// the bias gradient on its loads of the output gradient), as dW (out x in) otherwise.
 bool grad_transposed(Index in, Index out) {
   const Shape s = shape_of(in, out);
-  return s == Shape::NarrowIn || (s == Shape::Gemm && in < out);
+  return s == Shape::NarrowIn || (s == Shape::Gemm && in <= out);
 }
 
 }  // namespace
@@ -302,12 +303,13 @@ void Mlp<T>::backward_block(const T* params, Index m, const T* d, Index ld, T* g
   for (int l = num_layers() - 1; l >= 0; --l) {
     const Index in = sizes_[l], out = sizes_[l + 1];
     const T* h = hs_[l];  // the block's input to layer l
-    gemm_.kernels().column_sums(m, out, d, ld, grad + b_off_[l]);
     const Shape shape = shape_of(in, out);
-    // dW (out x in) += sum_i d_i h_i^T, or its transpose (grad_transposed)
+    // dW (out x in) += sum_i d_i h_i^T, or its transpose (grad_transposed), whose kernel also
+    // sums d's columns into the bias gradient on the same loads of d
     if (grad_transposed(in, out)) {
-      gemm_.outer(m, static_cast<int>(in), out, h, in, d, ld, dwt_.data() + dwt_off_[l]);
+      gemm_.outer(m, static_cast<int>(in), out, h, in, d, ld, dwt_.data() + dwt_off_[l], grad + b_off_[l]);
     } else {
+      gemm_.kernels().column_sums(m, out, d, ld, grad + b_off_[l]);
       gemm_.outer(m, static_cast<int>(out), in, d, ld, h, in, grad + w_off_[l]);
     }
     if (l == 0 && dx == nullptr) break;

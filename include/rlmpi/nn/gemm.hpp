@@ -58,7 +58,8 @@ struct Kernels {
                  Index ldy, bool add, Epilogue epi, const T* h, Index ldh);  // epi: as dense's
   void (*contract)(Index n, int few, Index wide, const T* h, Index ldh, const T* m, Index ldm, const T* init, T* y,
                    Index ldy, bool add);
-  void (*outer)(Index n, int few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc);
+  // bias (may be null): also bias[c] += sum_{i<n} v_i[c], rows in order (column_sums' sums).
+  void (*outer)(Index n, int few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc, T* bias);
   // out[c] += sum_{i<n} d_i[c] for c < wide (row stride ld; rows in order): a bias gradient.
   void (*column_sums)(Index n, Index wide, const T* d, Index ld, T* out);
   // Fused layer product on row-major batches, no packing: y_i[o] = epi(init[o] + sum_{k<kdim}
@@ -130,9 +131,10 @@ class GemmWorkspace {
     count(n, few, wide);
     kernels().contract(n, few, wide, h, ldh, m, ldm, init, y, ldy, add);
   }
-  void outer(Index n, int few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
+  void outer(Index n, int few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc,
+             T* bias = nullptr) {
     count(n, few, wide);
-    kernels().outer(n, few, wide, s, lds, v, ldv, acc);
+    kernels().outer(n, few, wide, s, lds, v, ldv, acc, bias);
   }
 
   void dense(Index n, Index kdim, Index out, const T* x, Index ldx, const T* b, Index ldb, const T* init, T* y,

@@ -106,14 +106,20 @@ void contract(Index n, Index wide, const T* h, Index ldh, const T* m, Index ldm,
   for (; i < n; ++i) contract_rows<T, F, 1>(i, wide, h, ldh, m, ldm, init, y, ldy, add);
 }
 
-// acc_j[c] += sum_i s_i[j] v_i[c] for j < F and c in [c0, c0 + B W), over rows [i0, i1).
-template <class T, int F, int B>
-void outer_block(Index i0, Index i1, Index c0, const T* s, Index lds, const T* v, Index ldv, T* acc, Index wide) {
+// acc_j[c] += sum_i s_i[j] v_i[c] for j < F and c in [c0, c0 + B W), over rows [i0, i1); with
+// Bias also bias[c] += sum_i v_i[c] (a bias gradient, when v is the layer's output gradient: the
+// column sums ride on the loads of v that the product makes anyway). F may be 0 (Bias only).
+template <class T, int F, int B, bool Bias = false>
+void outer_block(Index i0, Index i1, Index c0, const T* s, Index lds, const T* v, Index ldv, T* acc, Index wide,
+                 T* bias = nullptr) {
   using P = Packet<T>;
   constexpr Index W = kWidth<T>;
-  P a[F][B];
+  P a[F > 0 ? F : 1][B];
+  P ab[B];
   for (int j = 0; j < F; ++j)
     for (int b = 0; b < B; ++b) a[j][b] = ei::ploadu<P>(acc + j * wide + c0 + b * W);
+  if constexpr (Bias)
+    for (int b = 0; b < B; ++b) ab[b] = ei::ploadu<P>(bias + c0 + b * W);
   for (Index i = i0; i < i1; ++i) {
     P vv[B];
     for (int b = 0; b < B; ++b) vv[b] = ei::ploadu<P>(v + i * ldv + c0 + b * W);
@@ -121,22 +127,37 @@ void outer_block(Index i0, Index i1, Index c0, const T* s, Index lds, const T* v
       const P sj = ei::pset1<P>(s[i * lds + j]);
       for (int b = 0; b < B; ++b) a[j][b] = ei::pmadd(sj, vv[b], a[j][b]);
     }
+    if constexpr (Bias)
+      for (int b = 0; b < B; ++b) ab[b] = ei::padd(ab[b], vv[b]);  // column_sums' sum, row by row
   }
   for (int j = 0; j < F; ++j)
     for (int b = 0; b < B; ++b) ei::pstoreu(acc + j * wide + c0 + b * W, a[j][b]);
+  if constexpr (Bias)
+    for (int b = 0; b < B; ++b) ei::pstoreu(bias + c0 + b * W, ab[b]);
+}
+
+// bias[c] += sum_i v_i[c] for the columns [c, wide) short of a packet, rows [i0, i1).
+template <class T>
+void bias_tail(Index i0, Index i1, Index c, Index wide, const T* v, Index ldv, T* bias) {
+  for (; c < wide; ++c) {
+    T a = bias[c];
+    for (Index i = i0; i < i1; ++i) a += v[i * ldv + c];
+    bias[c] = a;
+  }
 }
 
 // acc_j[c] += sum_i s_i[j] v_i[c] for j < F and c in [c_begin, wide), over rows [i0, i1):
 // column blocks of B packets (about 8 accumulators per row step for the narrow F), then single
-// packets, then scalars.
-template <class T, int F, int B>
+// packets, then scalars; with Bias also bias[c] += sum_i v_i[c].
+template <class T, int F, int B, bool Bias = false>
 void outer_rows(Index i0, Index i1, Index c_begin, Index wide, const T* s, Index lds, const T* v, Index ldv,
-                T* acc) {
+                T* acc, T* bias = nullptr) {
   constexpr Index W = kWidth<T>;
   const Index wv = wide / W * W;
   Index c = c_begin;
-  for (; c + B * W <= wv; c += B * W) outer_block<T, F, B>(i0, i1, c, s, lds, v, ldv, acc, wide);
-  for (; c < wv; c += W) outer_block<T, F, 1>(i0, i1, c, s, lds, v, ldv, acc, wide);
+  for (; c + B * W <= wv; c += B * W) outer_block<T, F, B, Bias>(i0, i1, c, s, lds, v, ldv, acc, wide, bias);
+  for (; c < wv; c += W) outer_block<T, F, 1, Bias>(i0, i1, c, s, lds, v, ldv, acc, wide, bias);
+  if constexpr (Bias) bias_tail(i0, i1, c, wide, v, ldv, bias);
   for (; c < wide; ++c)
     for (int j = 0; j < F; ++j) {
       T a = acc[j * wide + c];
@@ -153,12 +174,20 @@ void outer_rows(Index i0, Index i1, Index c_begin, Index wide, const T* s, Index
 // the rows into calls.
 inline constexpr Index kOuterRows = 32;
 
-// acc_j[c] += sum_i s_i[j] v_i[c] (acc is F x wide, row-major).
+// acc_j[c] += sum_i s_i[j] v_i[c] (acc is F x wide, row-major); bias (may be null): bias[c] +=
+// sum_i v_i[c]. With the bias row there are F + 1 accumulator rows: fewer packets per block.
 template <class T, int F>
-void outer(Index n, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
+void outer(Index n, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc, T* bias) {
   constexpr int B = F >= 8 ? 1 : F >= 4 ? 2 : F >= 2 ? 4 : 8;
-  for (Index i0 = 0; i0 < n; i0 += kOuterRows)
-    outer_rows<T, F, B>(i0, std::min(n, i0 + kOuterRows), 0, wide, s, lds, v, ldv, acc);
+  constexpr int BB = F + 1 >= 7 ? 1 : F + 1 >= 3 ? 2 : 4;
+  for (Index i0 = 0; i0 < n; i0 += kOuterRows) {
+    const Index i1 = std::min(n, i0 + kOuterRows);
+    if (bias != nullptr) {
+      outer_rows<T, F, BB, true>(i0, i1, 0, wide, s, lds, v, ldv, acc, bias);
+    } else {
+      outer_rows<T, F, B>(i0, i1, 0, wide, s, lds, v, ldv, acc);
+    }
+  }
 }
 
 // The same for any number of accumulator rows (the weight gradient of a 64 x 64 layer): register
@@ -170,14 +199,26 @@ inline constexpr int kWideOuterPackets = 4;
 #else
 inline constexpr int kWideOuterPackets = 2;
 #endif
+// The bias row (bias[c] += sum_i v_i[c]) rides in the last, narrower tile (few % 6 rows; on its
+// own when few % 6 == 0): at most 6 x B accumulators either way.
 template <class T, int B>
 void outer_wide_columns(Index i0, Index i1, Index c, Index few, Index wide, const T* s, Index lds, const T* v,
-                        Index ldv, T* acc) {
+                        Index ldv, T* acc, T* bias) {
   constexpr int F = 6;
   Index j = 0;
   for (; j + F <= few; j += F) outer_block<T, F, B>(i0, i1, c, s + j, lds, v, ldv, acc + j * wide, wide);
   const T* sj = s + j;
   T* aj = acc + j * wide;
+  if (bias != nullptr) {
+    switch (few - j) {
+      case 5: return outer_block<T, 5, B, true>(i0, i1, c, sj, lds, v, ldv, aj, wide, bias);
+      case 4: return outer_block<T, 4, B, true>(i0, i1, c, sj, lds, v, ldv, aj, wide, bias);
+      case 3: return outer_block<T, 3, B, true>(i0, i1, c, sj, lds, v, ldv, aj, wide, bias);
+      case 2: return outer_block<T, 2, B, true>(i0, i1, c, sj, lds, v, ldv, aj, wide, bias);
+      case 1: return outer_block<T, 1, B, true>(i0, i1, c, sj, lds, v, ldv, aj, wide, bias);
+      default: return outer_block<T, 0, B, true>(i0, i1, c, sj, lds, v, ldv, aj, wide, bias);
+    }
+  }
   switch (few - j) {
     case 5: return outer_block<T, 5, B>(i0, i1, c, sj, lds, v, ldv, aj, wide);
     case 4: return outer_block<T, 4, B>(i0, i1, c, sj, lds, v, ldv, aj, wide);
@@ -189,17 +230,19 @@ void outer_wide_columns(Index i0, Index i1, Index c, Index few, Index wide, cons
 }
 
 template <class T>
-void outer_wide(Index n, Index few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
+void outer_wide(Index n, Index few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc, T* bias) {
   constexpr Index W = kWidth<T>;
   constexpr int B = kWideOuterPackets;
   const Index wv = wide / W * W;
   for (Index i0 = 0; i0 < n; i0 += kOuterRows) {
     const Index i1 = std::min(n, i0 + kOuterRows);
     Index c = 0;
-    for (; c + B * W <= wv; c += B * W) outer_wide_columns<T, B>(i0, i1, c, few, wide, s, lds, v, ldv, acc);
-    for (; c < wv; c += W) outer_wide_columns<T, 1>(i0, i1, c, few, wide, s, lds, v, ldv, acc);
-    if (c < wide)  // the columns short of a packet: outer_rows' scalar loop, one row of acc at a time
+    for (; c + B * W <= wv; c += B * W) outer_wide_columns<T, B>(i0, i1, c, few, wide, s, lds, v, ldv, acc, bias);
+    for (; c < wv; c += W) outer_wide_columns<T, 1>(i0, i1, c, few, wide, s, lds, v, ldv, acc, bias);
+    if (c < wide) {  // the columns short of a packet: outer_rows' scalar loop, one row of acc at a time
       for (Index j = 0; j < few; ++j) outer_rows<T, 1, 1>(i0, i1, c, wide, s + j, lds, v, ldv, acc + j * wide);
+      if (bias != nullptr) bias_tail(i0, i1, c, wide, v, ldv, bias);
+    }
   }
 }
 
@@ -243,8 +286,8 @@ struct Contract {
 };
 template <class T, int F>
 struct Outer {
-  static void run(Index n, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
-    outer<T, F>(n, wide, s, lds, v, ldv, acc);
+  static void run(Index n, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc, T* bias) {
+    outer<T, F>(n, wide, s, lds, v, ldv, acc, bias);
   }
 };
 
@@ -291,9 +334,9 @@ void contract(Index n, int few, Index wide, const T* h, Index ldh, const T* m, I
   skinny::dispatch_few<T, skinny::Contract>(few, n, wide, h, ldh, m, ldm, init, y, ldy, add);
 }
 template <class T>
-void outer(Index n, int few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc) {
-  if (few > detail::kSkinnyMax) return skinny::outer_wide<T>(n, few, wide, s, lds, v, ldv, acc);
-  skinny::dispatch_few<T, skinny::Outer>(few, n, wide, s, lds, v, ldv, acc);
+void outer(Index n, int few, Index wide, const T* s, Index lds, const T* v, Index ldv, T* acc, T* bias) {
+  if (few > detail::kSkinnyMax) return skinny::outer_wide<T>(n, few, wide, s, lds, v, ldv, acc, bias);
+  skinny::dispatch_few<T, skinny::Outer>(few, n, wide, s, lds, v, ldv, acc, bias);
 }
 
 }  // namespace rlmpi::nn::kernels
