@@ -3,6 +3,7 @@
 #include <Eigen/Householder>
 #include <Eigen/QR>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <type_traits>
 
@@ -74,7 +75,8 @@ Mlp<T>::Mlp(std::vector<int> sizes, Activation act, Isa isa)
     if (shape != Shape::NarrowOut) wt_set_ += size;
     if (grad_transposed(sizes_[l], sizes_[l + 1])) narrow += size;
   }
-  wt_.resize(2 * wt_set_);
+  wt_.resize(3 * wt_set_);
+  wsnap_.resize(wt_set_);
   dwt_.resize(narrow);
 }
 
@@ -245,17 +247,37 @@ void Mlp<T>::layer_forward(int l, const T* w, const T* wt, const T* b, Index m, 
   if (epi != detail::Epilogue::None) activate(z, m * out);
 }
 
-// Tiny batches (the rollout: one row per environment): every row on its own through the skinny
-// kernels (outputs in groups of kSkinnyMax), no packing. Unaligned loads throughout, so a row's
-// result depends neither on the batch it is in nor on where its buffer lies in memory (Eigen's
-// matrix-vector product, used here before, peels to alignment and did). Summation order differs
-// from the GEMM path: results agree to rounding only. Not counted in gemm_flops (not the update).
+// Tiny batches (the rollout: one row per environment) skip the row-block machinery. The wide
+// layers run the dense kernel on W^T from refresh_small_cache's copy (the skinny contract they
+// ran before, on W as it is, ended every output in a horizontal sum: 3x slower at 4 rows with
+// AVX-512); the narrow ones the skinny kernels. Every kernel computes a row's sums in the same
+// order whatever its tile, with unaligned loads, so a row's result depends neither on the batch
+// it is in nor on where its buffer lies, and equals the block path's. Not counted in gemm_flops
+// (not the update).
+template <class T>
+void Mlp<T>::refresh_small_cache(const T* params) {
+  for (int l = 0; l < num_layers(); ++l) {
+    const Index in = sizes_[l], out = sizes_[l + 1];
+    if (shape_of(in, out) != Shape::Gemm) continue;
+    const T* w = params + w_off_[l];
+    T* snap = wsnap_.data() + wt_off_[l];
+    const auto bytes = static_cast<std::size_t>(in * out) * sizeof(T);
+    if (snap_valid_ && std::memcmp(w, snap, bytes) == 0) continue;
+    std::memcpy(snap, w, bytes);
+    T* wt = wt_.data() + 2 * wt_set_ + wt_off_[l];
+    for (Index o = 0; o < out; ++o)
+      for (Index j = 0; j < in; ++j) wt[j * out + o] = w[o * in + j];
+  }
+  snap_valid_ = true;
+}
+
 template <class T>
 void Mlp<T>::forward_small(const T* params, Index n) {
   const auto& k = gemm_.kernels();
   constexpr Index kFew = detail::kSkinnyMax;
   const int L = num_layers();
-  transpose_weights(params, 0, /*narrow_in_only=*/true);  // the 64 x 64 layers read W as it is here
+  transpose_weights(params, 0, /*narrow_in_only=*/true);  // a few hundred entries
+  refresh_small_cache(params);
   for (int l = 0; l < L; ++l) {
     const Index in = sizes_[l], out = sizes_[l + 1];
     const T* w = params + w_off_[l];
@@ -263,9 +285,13 @@ void Mlp<T>::forward_small(const T* params, Index n) {
     const T* h = act_buf(l);
     T* z = act_buf(l + 1);
     const bool hidden = l + 1 < L;
-    if (shape_of(in, out) == Shape::NarrowIn) {
+    const Shape shape = shape_of(in, out);
+    if (shape == Shape::NarrowIn) {
       k.expand(n, static_cast<int>(in), out, h, in, transposed(l, 0), out, b, z, out, false,
                hidden ? activation_epilogue() : detail::Epilogue::None, nullptr, 0);
+    } else if (shape == Shape::Gemm) {  // the same kernel and sums as the row blocks' forward
+      k.dense(n, in, out, h, in, transposed(l, 2), out, b, z, out,
+              hidden ? activation_epilogue() : detail::Epilogue::None, nullptr, 0, false);
     } else {
       for (Index o = 0; o < out; o += kFew)
         k.contract(n, static_cast<int>(std::min(kFew, out - o)), in, h, in, w + o * in, in, b + o, z + o, out, false);

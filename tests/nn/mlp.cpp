@@ -208,6 +208,36 @@ TEST_CASE("Mlp: a batch of several row blocks equals its rows run in smaller bat
   }
 }
 
+// Batches of up to kSmallBatch rows (the rollout) read the wide layers' W^T from a cache keyed
+// on W's bytes: their rows equal the block path's bit for bit, and a parameter changed in place
+// (what Adam does between rollouts, same pointer) is seen by the next forward.
+TEST_CASE_TEMPLATE("Mlp small batches: the block path's bits, and in-place parameter changes are seen", T, double,
+                   float) {
+  Rng rng(21);
+  for (const auto& s : shapes()) {
+    CAPTURE(s.sizes.size());
+    CAPTURE(s.sizes.front());
+    Mlp<T> mlp(s.sizes, s.act), fresh(s.sizes, s.act);
+    VectorX<double> pd(mlp.num_params());
+    Mlp<double>(s.sizes, s.act).init(pd, rng);
+    VectorX<T> p = pd.cast<T>();
+    const Index n = 40;
+    const MatrixX<T> x = random_matrix(n, s.sizes.front(), rng).template cast<T>();
+    for (int change = 0; change < 3; ++change) {
+      const MatrixX<T> y = mlp.forward(p.data(), x);  // the block path (n > kSmallBatch)
+      for (Index rows = 1; rows <= Mlp<T>::kSmallBatch; ++rows) {
+        CAPTURE(rows);
+        const Index r0 = (rows * 5) % (n - rows);
+        CHECK(MatrixX<T>(mlp.forward(p.data(), x.middleRows(r0, rows))) == y.middleRows(r0, rows));
+      }
+      // Change one weight of every layer in place; a fresh network is the reference.
+      for (Index i = 0; i < p.size(); i += 97) p[i] += T(0.25);
+      const MatrixX<T> want = fresh.forward(p.data(), x);
+      CHECK(MatrixX<T>(mlp.forward(p.data(), x.topRows(3))) == want.topRows(3));
+    }
+  }
+}
+
 TEST_CASE_TEMPLATE("Mlp forward_backward equals forward then backward bit for bit", T, double, float) {
   // The loss gradient is computed block by block from the outputs (here a per-row function of y
   // and a target), as ValueFunction and the policies do; the result must not depend on the fusion.

@@ -3,7 +3,8 @@
 # (1 rank, default build, float), 50 epochs each, seeds 1-3, alternated; steps/s over epochs 1..49
 # (epoch 0 = warm-up) from each run's own Time column; AverageEpRet per epoch for the curves.
 #   tools/bench/vs_spinup.sh [OUT_DIR] [RLMPI]   (SPINUP_RUN: Spinning Up's runner, default
-#   ../shared/anchors/spinup/run.sh; needs python3-torch). Writes OUT_DIR/curves.csv. ~10 min.
+#   ../shared/anchors/spinup/run.sh; needs Debian's python3-torch, python3-mpi4py, python3-scipy and
+#   python3-joblib). Writes OUT_DIR/curves.csv. ~10 min.
 set -u
 cd "$(dirname "$0")/../.."
 if [[ $(id -u) -eq 0 ]]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi

@@ -109,9 +109,11 @@ class Mlp {
   Index capacity() const { return cap_; }
   Index batch() const { return n_; }
 
-  // Batches of at most this many rows (the rollout) skip the GEMM: every row on its own through
-  // the instruction set's vector kernels, no packing; a row's result does not depend on its
-  // batch. Equal to the GEMM path up to rounding (~1e-16 rel. in double).
+  // Batches of at most this many rows (the rollout) skip the row blocks: the wide layers read
+  // W^T from a cache that is refreshed only when W's bytes change (parameters change once per
+  // update, the rollout calls forward thousands of times in between), the narrow ones run the
+  // skinny kernels; a row's result does not depend on its batch. Equal to the block path up to
+  // rounding (~1e-16 rel. in double).
   static constexpr Index kSmallBatch = 8;
   // Larger batches go through all layers in blocks of this many rows (forward, backward, jvp):
   // a block's activations and deltas pass from layer to layer in L1/L2 instead of streaming
@@ -166,8 +168,11 @@ class Mlp {
   }
   // W_l^T (in x out, row-major) of every layer that reads it (narrow_in_only: of the
   // narrow-input layers), from the flat vector p, into copy `set` (0: the parameters, 1: jvp's
-  // direction); transposed(l, set) is layer l's copy.
+  // direction, 2: forward_small's cache); transposed(l, set) is layer l's copy.
   void transpose_weights(const T* p, int set, bool narrow_in_only = false);
+  // Set 2 holds W_l^T of the wide layers as of W's bytes in wsnap_; re-transposes a layer whose
+  // W at params differs (memcmp: a 64 x 64 W costs a 16 KB compare, its transpose ~10x that).
+  void refresh_small_cache(const T* params);
   const T* transposed(int l, int set) const { return wt_.data() + set * wt_set_ + wt_off_[l]; }
   void forward_small(const T* params, Index n);
   // All layers on m rows: hs_[l] points at the rows' input to layer l (stride sizes_[l]); layer l
@@ -199,7 +204,9 @@ class Mlp {
   Buffer dyb_;             // forward_backward: d loss / d output of one block of rows
   std::vector<T*> hs_;     // per layer, the current block's input rows (forward_block, backward_block)
   Buffer jv_;              // jvp output
-  Buffer wt_;              // W_l^T (in x out) for the kernels that read it, two sets
+  Buffer wt_;              // W_l^T (in x out) for the kernels that read it, three sets
+  Buffer wsnap_;           // the wide layers' W as last transposed into set 2 (refresh_small_cache)
+  bool snap_valid_ = false;
   Buffer dwt_;             // weight gradients accumulated transposed (mlp.cpp: grad_transposed)
   detail::GemmWorkspace<T> gemm_;
 };

@@ -29,6 +29,15 @@ inline constexpr int kPacketsPerTile = 4;
 inline constexpr int kPacketsPerTile = 2;
 #endif
 inline constexpr int kRowsPerTile = 6;
+// A single row (the rollout's batch of 1) has too few independent sums in a 1 x kPacketsPerTile
+// tile to cover the FMA latency: its tiles are up to 8 packets wide (64 floats with AVX2; with
+// AVX-512 the 4-packet tile already spans a 64-wide layer). Its b packets are used once, so they
+// stay memory operands: 8 accumulators and the broadcast fit 16 registers.
+#ifdef EIGEN_VECTORIZE_AVX512
+inline constexpr int kPacketsPerRow = 4;
+#else
+inline constexpr int kPacketsPerRow = 8;
+#endif
 
 // Rows [i0, i0 + R) x outputs [o0, o0 + NP W).
 template <class T, int R, int NP, Epilogue E>
@@ -81,7 +90,7 @@ template <class T, int R, Epilogue E>
 void rows(Index i0, Index out, Index kdim, const T* x, Index ldx, const T* b, Index ldb, const T* init, T* y,
           Index ldy, const T* h, Index ldh, bool add) {
   constexpr Index W = kWidth<T>;
-  constexpr int NP = kPacketsPerTile;
+  constexpr int NP = R == 1 ? kPacketsPerRow : kPacketsPerTile;
   if constexpr (E == Epilogue::Tanh) {
     // tanh in the tile's epilogue competes with the 12 accumulators for registers and runs at
     // half the rate of a plain pass; the R rows just written are in L1, so finish them in one.
@@ -103,7 +112,17 @@ void run(Index n, Index kdim, Index out, const T* x, Index ldx, const T* b, Inde
   constexpr int R = kRowsPerTile;
   Index i = 0;
   for (; i + R <= n; i += R) rows<T, R, E>(i, out, kdim, x, ldx, b, ldb, init, y, ldy, h, ldh, add);
-  for (; i < n; ++i) rows<T, 1, E>(i, out, kdim, x, ldx, b, ldb, init, y, ldy, h, ldh, add);
+  // The last n % 6 rows in one narrower tile (more independent sums than row by row; the
+  // rollout's batches of 2-5 rows are all remainder).
+  static_assert(R == 6, "one case per remainder");
+  switch (n - i) {
+    case 5: return rows<T, 5, E>(i, out, kdim, x, ldx, b, ldb, init, y, ldy, h, ldh, add);
+    case 4: return rows<T, 4, E>(i, out, kdim, x, ldx, b, ldb, init, y, ldy, h, ldh, add);
+    case 3: return rows<T, 3, E>(i, out, kdim, x, ldx, b, ldb, init, y, ldy, h, ldh, add);
+    case 2: return rows<T, 2, E>(i, out, kdim, x, ldx, b, ldb, init, y, ldy, h, ldh, add);
+    case 1: return rows<T, 1, E>(i, out, kdim, x, ldx, b, ldb, init, y, ldy, h, ldh, add);
+    default: return;
+  }
 }
 
 }  // namespace dense_detail
