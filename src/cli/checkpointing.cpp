@@ -38,11 +38,12 @@ std::vector<std::pair<std::string, std::string>> identity(const Options& cfg, co
 
 void save_checkpoint(const algo::Trainer& trainer, const std::string& path, const Options& cfg,
                      const mpi::Comm& world) {
-  const io::Checkpoint c = checkpoint_contents(trainer, cfg, world);
-  if (world.is_root()) io::write_file_atomically(path, io::checkpoint_image(path, c));
+  const std::vector<char> image = checkpoint_image(trainer, path, cfg, world);
+  if (world.is_root()) io::write_file_atomically(path, image);
 }
 
-io::Checkpoint checkpoint_contents(const algo::Trainer& trainer, const Options& cfg, const mpi::Comm& world) {
+std::vector<char> checkpoint_image(const algo::Trainer& trainer, const std::string& path, const Options& cfg,
+                                   const mpi::Comm& world) {
   const algo::TrainerState st = trainer.state();
   std::vector<std::string> blobs = world.gather_bytes(st.rank_blob);
   if (!world.is_root()) return {};
@@ -54,7 +55,7 @@ io::Checkpoint checkpoint_contents(const algo::Trainer& trainer, const Options& 
   c.meta.emplace_back("isa", nn::to_string(trainer.isa()));  // informative: a resume may use another set
   for (const auto& a : st.arrays) c.arrays.emplace_back(a.name, a.data);
   c.rank_blobs = std::move(blobs);
-  return c;
+  return io::checkpoint_image(path, c);
 }
 
 void keep_checkpoint_history(const std::string& dir, const std::string& checkpoint, int last_epoch, int keep) {

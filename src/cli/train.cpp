@@ -83,26 +83,22 @@ void append_to_run_file(io::RunFile& run, const algo::EpochResult& r, const algo
   for (const auto& a : trainer.normalizer_stats()) run.set_vector("normalizer", a.name, a.data);
 }
 
-// Rank 0's files of one epoch, made and written off the training path (io::BackgroundWriter) in
-// this order: the run file, the checkpoint when one is due (and its kept copy), the status line;
-// then the epoch's console lines, so that what is printed is durable. The HDF5 images are built
-// here too (~1.5 ms an epoch for a small network's checkpoint and run file, 10 % of a fast
-// epoch): the job reads the in-memory run file and a copy of the checkpoint's contents, and is
-// the only HDF5 user while it runs (the training thread calls HDF5 only after writer->wait(),
-// on every path; Debian's serial HDF5 is also built thread-safe).
+// Rank 0's files of one epoch, written off the training path (io::BackgroundWriter) in this
+// order: the run file, the checkpoint when one is due (and its kept copy), the status line; then
+// the epoch's console lines, so that what is printed is durable.
 struct EpochFiles {
   std::string run_path;
-  io::RunFile* run = nullptr;
+  std::vector<char> run_image;
   std::string checkpoint_path;  // empty: no checkpoint this epoch
-  io::Checkpoint checkpoint;
+  std::vector<char> checkpoint_image;
   std::string dir, status;
   int last_epoch = 0, keep = 0;
   std::string console;
 
   void operator()() const {
-    io::write_file_atomically(run_path, run->snapshot());
+    io::write_file_atomically(run_path, run_image);
     if (!checkpoint_path.empty()) {
-      io::write_file_atomically(checkpoint_path, io::checkpoint_image(checkpoint_path, checkpoint));
+      io::write_file_atomically(checkpoint_path, checkpoint_image);
       keep_checkpoint_history(dir, checkpoint_path, last_epoch, keep);
     }
     write_status(dir, status);
@@ -398,13 +394,13 @@ int run_train(const Options& cli_cfg, const mpi::Comm& world, const StopSignals&
       t_io = MPI_Wtime();
       EpochFiles files;
       if (!diverged && (last || stop || target_reached || trainer.epoch() % cfg.checkpoint_every == 0)) {
-        files.checkpoint = checkpoint_contents(trainer, cfg, world);
+        files.checkpoint_image = checkpoint_image(trainer, plan.checkpoint, cfg, world);
         files.checkpoint_path = plan.checkpoint;
         last_checkpoint = trainer.epoch();
       }
       if (world.is_root()) {
         files.run_path = plan.run_file;
-        files.run = &*run;
+        files.run_image = run->snapshot();
         files.dir = plan.dir;
         files.status = "- running: " + std::to_string(trainer.epoch()) + " of " + std::to_string(cfg.epochs) +
                        " epochs done (" + iso_time_now() + ")";
