@@ -16,37 +16,30 @@
 namespace ei=Eigen::internal;
 using P=ei::Packet16f; using Index=long;
 static double cpu(){timespec t;clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t);return t.tv_sec+1e-9*t.tv_nsec;}
-static inline P tanh_rcp(const P& a_x){
+// Eigen 3.4's clamp and [13/6] rational: p/q = tanh(x).
+static inline void rational(const P& a_x, P& p, P& q){
   const P x = ei::pmax(ei::pmin(a_x, ei::pset1<P>(7.99881172180175781f)), ei::pset1<P>(-7.99881172180175781f));
   const P x2 = ei::pmul(x,x);
-  P p = ei::pmadd(x2, ei::pset1<P>(-2.76076847742355e-16f), ei::pset1<P>(2.00018790482477e-13f));
+  p = ei::pmadd(x2, ei::pset1<P>(-2.76076847742355e-16f), ei::pset1<P>(2.00018790482477e-13f));
   p = ei::pmadd(x2,p,ei::pset1<P>(-8.60467152213735e-11f));
   p = ei::pmadd(x2,p,ei::pset1<P>(5.12229709037114e-08f));
   p = ei::pmadd(x2,p,ei::pset1<P>(1.48572235717979e-05f));
   p = ei::pmadd(x2,p,ei::pset1<P>(6.37261928875436e-04f));
   p = ei::pmadd(x2,p,ei::pset1<P>(4.89352455891786e-03f));
   p = ei::pmul(x,p);
-  P q = ei::pmadd(x2, ei::pset1<P>(1.19825839466702e-06f), ei::pset1<P>(1.18534705686654e-04f));
+  q = ei::pmadd(x2, ei::pset1<P>(1.19825839466702e-06f), ei::pset1<P>(1.18534705686654e-04f));
   q = ei::pmadd(x2,q,ei::pset1<P>(2.26843463243900e-03f));
   q = ei::pmadd(x2,q,ei::pset1<P>(4.89352518554385e-03f));
+}
+static inline P tanh_rcp(const P& a_x){
+  P p, q; rational(a_x, p, q);
   P r = _mm512_rcp14_ps(q);
   // r = r (2 - q r); y = p r; one Newton step: rel err ~2^-28
   r = ei::pmul(r, _mm512_fnmadd_ps(q, r, ei::pset1<P>(2.0f)));
   return ei::pmul(p, r);
 }
-static inline P tanh_nodiv_mask(const P& a_x){ // Eigen's minus tiny mask
-  const P x = ei::pmax(ei::pmin(a_x, ei::pset1<P>(7.99881172180175781f)), ei::pset1<P>(-7.99881172180175781f));
-  const P x2 = ei::pmul(x,x);
-  P p = ei::pmadd(x2, ei::pset1<P>(-2.76076847742355e-16f), ei::pset1<P>(2.00018790482477e-13f));
-  p = ei::pmadd(x2,p,ei::pset1<P>(-8.60467152213735e-11f));
-  p = ei::pmadd(x2,p,ei::pset1<P>(5.12229709037114e-08f));
-  p = ei::pmadd(x2,p,ei::pset1<P>(1.48572235717979e-05f));
-  p = ei::pmadd(x2,p,ei::pset1<P>(6.37261928875436e-04f));
-  p = ei::pmadd(x2,p,ei::pset1<P>(4.89352455891786e-03f));
-  p = ei::pmul(x,p);
-  P q = ei::pmadd(x2, ei::pset1<P>(1.19825839466702e-06f), ei::pset1<P>(1.18534705686654e-04f));
-  q = ei::pmadd(x2,q,ei::pset1<P>(2.26843463243900e-03f));
-  q = ei::pmadd(x2,q,ei::pset1<P>(4.89352518554385e-03f));
+static inline P tanh_nodiv_mask(const P& a_x){ // Eigen's minus the tiny-x branch
+  P p, q; rational(a_x, p, q);
   return ei::pdiv(p,q);
 }
 template<int V> __attribute__((noinline)) void pass(float* z, Index n){
