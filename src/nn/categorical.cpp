@@ -4,7 +4,6 @@
 
 #include "rlmpi/core/safe_resize.hpp"
 #include "rlmpi/nn/policy.hpp"
-#include "packet_math.hpp"
 
 namespace rlmpi::nn {
 inline namespace RLMPI_NN_ABI {
@@ -42,10 +41,11 @@ void CategoricalPolicy<T>::forward(const Eigen::Ref<const VectorX<T>>& params,
 }
 
 // Stable log-softmax, shifted by the row's max so exp never overflows: lp = z - max - log sum
-// exp(z - max), p = exp(lp). exp and log run over the rows in packets (a row of 2 actions is too
-// short for Eigen to vectorise, and scalar std::exp per entry cost about as much as a 64 x 64
-// layer); dy_ holds the row sums meanwhile. Every entry goes through the same packet formula
-// wherever it lies (packet_math.hpp), so rows give the same bits in any split of the batch.
+// exp(z - max), p = exp(lp). exp and log run over the rows in packets of the network's
+// instruction set (a row of 2 actions is too short for Eigen to vectorise, and scalar std::exp
+// per entry cost about as much as a 64 x 64 layer); dy_ holds the row sums meanwhile. Every entry
+// goes through the same packet formula wherever it lies (packet_math.hpp, via the kernel table),
+// so rows give the same bits in any split of the batch.
 template <class T>
 void CategoricalPolicy<T>::softmax_rows(const T* z, Index i0, Index m) {
   const Index k = num_actions();
@@ -57,16 +57,17 @@ void CategoricalPolicy<T>::softmax_rows(const T* z, Index i0, Index m) {
     for (Index j = 1; j < k; ++j) mx = std::max(mx, z[i * k + j]);
     for (Index j = 0; j < k; ++j) lp[i * k + j] = z[i * k + j] - mx;
   }
-  detail::exp_array(lp, p, m * k);
+  const auto& kn = mlp_.kernels();  // the instruction set's packets (16 floats with AVX-512)
+  kn.exp(lp, p, m * k);
   for (Index i = 0; i < m; ++i) {
     T sum = 0;
     for (Index j = 0; j < k; ++j) sum += p[i * k + j];
     lse[i] = sum;
   }
-  detail::log_array(lse, lse, m);
+  kn.log(lse, lse, m);
   for (Index i = 0; i < m; ++i)
     for (Index j = 0; j < k; ++j) lp[i * k + j] -= lse[i];
-  detail::exp_array(lp, p, m * k);
+  kn.exp(lp, p, m * k);
 }
 
 template <class T>

@@ -375,6 +375,40 @@ TEST_CASE_TEMPLATE("every instruction set's tanh is within a few ulp of std::tan
   }
 }
 
+// exp and log (the softmax of categorical policies): every set within a few ulp of std::exp and
+// std::log over the softmax's range (exp of log-probabilities <= 0, log of sums in [1, k]), an
+// entry's result independent of its position (a count that leaves a padded last packet).
+TEST_CASE_TEMPLATE("every instruction set's exp and log are within a few ulp of std::exp and std::log", T, float,
+                   double) {
+  std::vector<T> x;
+  for (int i = 0; i <= 3001; ++i) x.push_back(-static_cast<T>(i) / T(40));  // [-75, 0], 3002 entries
+  std::vector<T> s;
+  for (int i = 0; i <= 1001; ++i) s.push_back(T(1) + static_cast<T>(i) / T(100));  // [1, 11]
+  const auto ulps = [](T got, T want) {
+    const double ulp = std::max<double>(std::numeric_limits<T>::denorm_min(),
+                                        std::abs(double(std::nextafter(want, T(2) * want + T(1))) - want));
+    return std::abs(double(got) - double(want)) / ulp;
+  };
+  for (Isa isa : supported_isas()) {
+    CAPTURE(to_string(isa));
+    const auto& k = detail::kernels_of<T>(detail::kernel_table(isa));
+    std::vector<T> e(x.size()), l(s.size()), one(1);
+    k.exp(x.data(), e.data(), static_cast<Index>(x.size()));
+    k.log(s.data(), l.data(), static_cast<Index>(s.size()));
+    double worst_exp = 0, worst_log = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) worst_exp = std::max(worst_exp, ulps(e[i], std::exp(x[i])));
+    for (std::size_t i = 0; i < s.size(); ++i) worst_log = std::max(worst_log, ulps(l[i], std::log(s[i])));
+    MESSAGE(to_string(isa) << " exp/log<" << std::string(sizeof(T) == 4 ? "float" : "double") << ">: worst " << worst_exp
+                           << " / " << worst_log << " ulp");
+    CHECK(worst_exp <= 4);
+    CHECK(worst_log <= 4);
+    for (std::size_t i : {std::size_t{0}, std::size_t{17}, x.size() - 1}) {  // alone = inside the array
+      k.exp(x.data() + i, one.data(), 1);
+      CHECK(one[0] == e[i]);
+    }
+  }
+}
+
 TEST_CASE("networks on different instruction sets agree to rounding, and within one set bit for bit") {
   Rng rng(3);
   const Index n = 500;

@@ -67,6 +67,10 @@ struct Kernels {
   // is multiplied by the derivative at h_i[o]; `add` (Epilogue::None only): y_i += the sum.
   void (*dense)(Index n, Index kdim, Index out, const T* x, Index ldx, const T* b, Index ldb, const T* init, T* y,
                 Index ldy, Epilogue epi, const T* h, Index ldh, bool add);
+  // out[i] = exp(in[i]) / log(in[i]) for i < count (in == out allowed), every entry through the
+  // set's packet formula (src/nn/packet_math.hpp): the categorical policy's softmax.
+  void (*exp)(const T* in, T* out, Index count);
+  void (*log)(const T* in, T* out, Index count);
 };
 
 // The largest `few` of the skinny kernels: layers this narrow (in or out) skip the GEMM.

@@ -92,6 +92,7 @@ class Mlp {
   const std::vector<int>& sizes() const { return sizes_; }
   Activation activation() const { return act_; }
   Isa isa() const { return gemm_.isa(); }
+  const detail::Kernels<T>& kernels() const { return gemm_.kernels(); }  // of isa()
   // Offsets of W_l and b_l in the flat vector.
   Index weight_offset(int layer) const { return w_off_[layer]; }
   Index bias_offset(int layer) const { return b_off_[layer]; }

@@ -7,6 +7,7 @@
 #include <Eigen/Core>
 
 #include "rlmpi/nn/gemm.hpp"
+#include "../packet_math.hpp"
 #include "dense.hpp"
 #include "skinny.hpp"
 #include "tanh.hpp"
@@ -53,7 +54,7 @@ template <class T>
 constexpr detail::Kernels<T> table_of() {
   return {&plan<T>, &gemm<T, Eigen::RowMajor, Eigen::ColMajor>, &gemm<T, Eigen::ColMajor, Eigen::RowMajor>,
           &gemm<T, Eigen::ColMajor, Eigen::ColMajor>, &tanh_inplace<T>, &expand<T>, &contract<T>, &outer<T>,
-          &column_sums<T>, &dense<T>};
+          &column_sums<T>, &dense<T>, &detail::exp_array<T>, &detail::log_array<T>};
 }
 
 constexpr detail::KernelTable kTable{Isa::RLMPI_KERNEL_ISA, table_of<float>(), table_of<double>()};
