@@ -158,11 +158,15 @@ void Mlp<T>::transpose_weights(const T* p, int set, bool narrow_in_only) {
     const Index in = sizes_[l], out = sizes_[l + 1];
     const Shape shape = shape_of(in, out);
     if (shape == Shape::NarrowOut || (narrow_in_only && shape != Shape::NarrowIn)) continue;
-    const T* w = p + w_off_[l];
-    T* wt = wt_.data() + set * wt_set_ + wt_off_[l];
-    for (Index o = 0; o < out; ++o)
-      for (Index j = 0; j < in; ++j) wt[j * out + o] = w[o * in + j];
+    transpose_layer(l, p + w_off_[l], wt_.data() + set * wt_set_ + wt_off_[l]);
   }
+}
+
+template <class T>
+void Mlp<T>::transpose_layer(int l, const T* w, T* wt) const {
+  const Index in = sizes_[l], out = sizes_[l + 1];
+  for (Index o = 0; o < out; ++o)
+    for (Index j = 0; j < in; ++j) wt[j * out + o] = w[o * in + j];
 }
 
 // Batches are row-major N x width blocks, run through all layers kBlockRows rows at a time.
@@ -264,9 +268,7 @@ void Mlp<T>::refresh_small_cache(const T* params) {
     const auto bytes = static_cast<std::size_t>(in * out) * sizeof(T);
     if (snap_valid_ && std::memcmp(w, snap, bytes) == 0) continue;
     std::memcpy(snap, w, bytes);
-    T* wt = wt_.data() + 2 * wt_set_ + wt_off_[l];
-    for (Index o = 0; o < out; ++o)
-      for (Index j = 0; j < in; ++j) wt[j * out + o] = w[o * in + j];
+    transpose_layer(l, w, wt_.data() + 2 * wt_set_ + wt_off_[l]);
   }
   snap_valid_ = true;
 }

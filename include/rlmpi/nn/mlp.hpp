@@ -171,6 +171,7 @@ class Mlp {
   // narrow-input layers), from the flat vector p, into copy `set` (0: the parameters, 1: jvp's
   // direction, 2: forward_small's cache); transposed(l, set) is layer l's copy.
   void transpose_weights(const T* p, int set, bool narrow_in_only = false);
+  void transpose_layer(int l, const T* w, T* wt) const;  // wt <- W_l^T, W_l read at w
   // Set 2 holds W_l^T of the wide layers as of W's bytes in wsnap_; re-transposes a layer whose
   // W at params differs (memcmp: a 64 x 64 W costs a 16 KB compare, its transpose ~10x that).
   void refresh_small_cache(const T* params);
