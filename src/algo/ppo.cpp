@@ -36,8 +36,8 @@ class Ppo final : public Algorithm<T> {
         critic_on_minibatches_(cfg.update_epochs > 0 && cfg.vf_update != "full"),
         norm_adv_minibatch_(cfg.update_epochs > 0 && cfg.norm_adv == "minibatch"),
         beta_(cfg.kl_coef),
-        pi_opt_(ac.pi_params.size(), cfg.pi_lr, 0.9, 0.999, cfg.adam_eps),
-        v_opt_(ac.v_params.size(), cfg.vf_lr, 0.9, 0.999, cfg.adam_eps) {}
+        pi_opt_(ac.pi_params.size(), cfg.pi_lr, 0.9, 0.999, cfg.adam_eps, ac.v->mlp().isa()),
+        v_opt_(ac.v_params.size(), cfg.vf_lr, 0.9, 0.999, cfg.adam_eps, ac.v->mlp().isa()) {}
 
   std::vector<std::string> extra_columns() const override {
     if (penalty_) return {"stop_iter", "beta"};
@@ -71,15 +71,27 @@ class Ppo final : public Algorithm<T> {
     safe_resize(kl_grad_, ac.pi_params.size());
     safe_resize(ent_, b.size());
 
-    pi.forward(ac.pi_params, b.obs);
-    pi.entropy(ent_);
-    s.entropy = comm.average(ent_.mean());
-    s.loss_pi = comm.average(evaluate(pi, b.act, b.adv, b.logp, b.dist).loss);
     s.beta = penalty_ ? beta_ : UpdateStats::nan;
-
-    // The critic's loss before the update (minibatch critic: its fit is interleaved below).
-    const double loss_v_before =
-        critic_on_minibatches_ ? comm.average(ac.v->mse(ac.v_params, b.obs, b.ret)) : 0.0;
+    double loss_v_before = 0;  // the minibatch critic's loss before its steps
+    if (cfg_.update_epochs == 0 || !ctx.rollout_at_params) {  // full batch: iteration 0 uses this forward
+      pi.forward(ac.pi_params, b.obs);
+      pi.entropy(ent_);
+      s.loss_pi = comm.average(evaluate(pi, b.act, b.adv, b.logp, b.dist).loss);
+      if (critic_on_minibatches_) loss_v_before = comm.average(ac.v->mse(ac.v_params, b.obs, b.ret));
+    } else {
+      // Minibatches from the trainer's rollout, which ran at these parameters: its log-probabilities,
+      // distributions and values are the networks' outputs here (a small batch gives the block
+      // path's bits), so the statistics before the update need no full-batch forward (two of the
+      // four the paper's scheme would add per epoch). Ratio 1, KL 0.
+      pi.entropy_of(b.dist, ent_);
+      safe_grow(w_, b.size());
+      const SurrogateEval se = penalty_ ? ratio_surrogate(b.logp, b.logp, b.adv, w_.head(b.size()))
+                                        : ppo_clip_surrogate(b.logp, b.logp, b.adv, cfg_.clip_ratio, w_.head(b.size()));
+      s.loss_pi = comm.average(se.loss);
+      if (critic_on_minibatches_)  // ValueFunction::mse's formula on V(s) as the rollout computed it
+        loss_v_before = comm.average((b.val - b.ret).squaredNorm() / static_cast<T>(b.size()));
+    }
+    s.entropy = comm.average(ent_.mean());
     int stop_iter = -1;
     if (cfg_.update_epochs == 0) {
       for (int i = 0; i < cfg_.train_pi_iters; ++i) {

@@ -463,7 +463,7 @@ EpochResult TrainerImpl<T>::run_epoch() {
   }
   const mpi::SampleStats adv = comm_.stats(adv_local);
   if (cfg_.norm_adv == "batch") buf_.normalize_advantages(static_cast<T>(adv.mean), static_cast<T>(adv.std));
-  UpdateContext ctx{comm_, rng_};
+  UpdateContext ctx{comm_, rng_, /*rollout_at_params=*/true};  // collect() ran at these parameters
   const double flops0 = ac_.pi->mlp().gemm_flops() + ac_.v->mlp().gemm_flops();
   UpdateStats u;
   try {

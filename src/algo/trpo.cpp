@@ -23,7 +23,7 @@ class Trpo final : public Algorithm<T> {
 
  public:
   Trpo(const Config& cfg, const ActorCritic<T>& ac)
-      : cfg_(cfg), v_opt_(ac.v_params.size(), cfg.vf_lr, 0.9, 0.999, cfg.adam_eps) {}
+      : cfg_(cfg), v_opt_(ac.v_params.size(), cfg.vf_lr, 0.9, 0.999, cfg.adam_eps, ac.v->mlp().isa()) {}
 
   std::vector<std::string> extra_columns() const override { return {"backtrack_iters"}; }
   std::vector<NamedArray> state() const override {

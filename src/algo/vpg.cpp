@@ -17,8 +17,8 @@ class Vpg final : public Algorithm<T> {
  public:
   Vpg(const Config& cfg, const ActorCritic<T>& ac)
       : cfg_(cfg),
-        pi_opt_(ac.pi_params.size(), cfg.pi_lr, 0.9, 0.999, cfg.adam_eps),
-        v_opt_(ac.v_params.size(), cfg.vf_lr, 0.9, 0.999, cfg.adam_eps) {}
+        pi_opt_(ac.pi_params.size(), cfg.pi_lr, 0.9, 0.999, cfg.adam_eps, ac.v->mlp().isa()),
+        v_opt_(ac.v_params.size(), cfg.vf_lr, 0.9, 0.999, cfg.adam_eps, ac.v->mlp().isa()) {}
 
   std::vector<std::string> extra_columns() const override { return {}; }
 

@@ -1,5 +1,7 @@
 #include "rlmpi/nn/adam.hpp"
 
+#include "rlmpi/nn/gemm.hpp"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -7,8 +9,9 @@ namespace rlmpi::nn {
 inline namespace RLMPI_NN_ABI {
 
 template <class T>
-Adam<T>::Adam(Index num_params, double lr, double beta1, double beta2, double eps)
-    : lr_(lr), beta1_(beta1), beta2_(beta2), eps_(eps) {
+Adam<T>::Adam(Index num_params, double lr, double beta1, double beta2, double eps, Isa isa)
+    : lr_(lr), beta1_(beta1), beta2_(beta2), eps_(eps), isa_(isa) {
+  (void)detail::kernel_table(isa);  // throws now if this CPU cannot run isa
   state_.m.setZero(num_params);
   state_.v.setZero(num_params);
 }
@@ -19,12 +22,11 @@ void Adam<T>::step(Eigen::Ref<VectorX<T>> params, const Eigen::Ref<const VectorX
     throw std::invalid_argument("Adam::step: params and grad must have num_params() entries");
   state_.t += 1;
   const double t = static_cast<double>(state_.t);
-  const T step_size = static_cast<T>(lr_ / (1.0 - std::pow(beta1_, t)));
-  const T bc2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(beta2_, t)));
-  const T b1 = static_cast<T>(beta1_), b2 = static_cast<T>(beta2_), eps = static_cast<T>(eps_);
-  state_.m = b1 * state_.m + (T(1) - b1) * grad;
-  state_.v = b2 * state_.v + (T(1) - b2) * grad.cwiseAbs2();
-  params.array() -= step_size * state_.m.array() / (state_.v.array().sqrt() / bc2_sqrt + eps);
+  const detail::AdamStep<T> s{static_cast<T>(beta1_), static_cast<T>(beta2_),
+                              static_cast<T>(lr_ / (1.0 - std::pow(beta1_, t))),
+                              static_cast<T>(std::sqrt(1.0 - std::pow(beta2_, t))), static_cast<T>(eps_)};
+  detail::kernels_of<T>(detail::kernel_table(isa_))
+      .adam(num_params(), params.data(), grad.data(), state_.m.data(), state_.v.data(), s);
 }
 
 template <class T>

@@ -158,6 +158,18 @@ void CategoricalPolicy<T>::entropy(Eigen::Ref<VectorX<T>> out) const {
 }
 
 template <class T>
+void CategoricalPolicy<T>::entropy_of(const Eigen::Ref<const MatrixX<T>>& dist, Eigen::Ref<VectorX<T>> out) {
+  require(dist.cols() == num_actions() && out.size() == dist.rows(),
+          "CategoricalPolicy::entropy_of: dist must be M x n, out M");
+  const Index k = num_actions();
+  safe_grow(row_p_, k);
+  for (Index i = 0; i < dist.rows(); ++i) {
+    mlp_.kernels().exp(dist.row(i).data(), row_p_.data(), k);  // p = exp(lp), as softmax_rows
+    out(i) = -(row_p_.head(k).transpose().array() * dist.row(i).array()).sum();
+  }
+}
+
+template <class T>
 void CategoricalPolicy<T>::dist_params(Eigen::Ref<MatrixX<T>> out) const {
   require(out.rows() == this->n_ && out.cols() == dist_dim(),
         "CategoricalPolicy::dist_params: out must be N x n");

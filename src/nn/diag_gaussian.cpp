@@ -79,6 +79,13 @@ void DiagGaussianPolicy<T>::entropy(Eigen::Ref<VectorX<T>> out) const {
 }
 
 template <class T>
+void DiagGaussianPolicy<T>::entropy_of(const Eigen::Ref<const MatrixX<T>>& dist, Eigen::Ref<VectorX<T>> out) {
+  require(dist.cols() == dist_dim() && out.size() == dist.rows(), "DiagGaussianPolicy::entropy_of: dist M x 2d, out M");
+  const T c = T(act_dim()) * (T(0.5) + T(0.5) * std::log(T(2) * std::numbers::pi_v<T>));
+  for (Index i = 0; i < dist.rows(); ++i) out(i) = c + dist.row(i).tail(act_dim()).sum();  // the row's log_std
+}
+
+template <class T>
 void DiagGaussianPolicy<T>::dist_params(Eigen::Ref<MatrixX<T>> out) const {
   require(out.rows() == this->n_ && out.cols() == dist_dim(), "DiagGaussianPolicy::dist_params: N x 2d");
   out.leftCols(act_dim()) = mu();

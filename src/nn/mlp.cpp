@@ -164,9 +164,7 @@ void Mlp<T>::transpose_weights(const T* p, int set, bool narrow_in_only) {
 
 template <class T>
 void Mlp<T>::transpose_layer(int l, const T* w, T* wt) const {
-  const Index in = sizes_[l], out = sizes_[l + 1];
-  for (Index o = 0; o < out; ++o)
-    for (Index j = 0; j < in; ++j) wt[j * out + o] = w[o * in + j];
+  gemm_.kernels().transpose(sizes_[l + 1], sizes_[l], w, wt);
 }
 
 // Batches are row-major N x width blocks, run through all layers kBlockRows rows at a time.

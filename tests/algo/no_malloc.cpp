@@ -141,7 +141,7 @@ long allocations_of_later_updates(Config cfg, bool discrete) {
     b.val[i] = b.ret[i] + static_cast<T>(0.3 * rng.normal());
   }
   auto alg = algo::make_algorithm<T>(cfg, ac);
-  algo::UpdateContext ctx{comm, rng};
+  algo::UpdateContext ctx{comm, rng, /*rollout_at_params=*/true};  // as the trainer calls it
   alg->update(ac, b, ctx);  // sizes the work space
   return allocations_in([&] {
     for (int rep = 0; rep < 2; ++rep) {

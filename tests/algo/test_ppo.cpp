@@ -67,11 +67,12 @@ double approx_kl(nn::Policy<double>& pi, const Vec& p, const Rows& r) {
 
 // Runs the update on a fresh algorithm; returns its statistics.
 algo::UpdateStats run_update(const Config& cfg, Case& c, std::uint64_t rng_seed,
-                             std::unique_ptr<algo::Algorithm<double>>* keep = nullptr) {
+                             std::unique_ptr<algo::Algorithm<double>>* keep = nullptr,
+                             bool rollout_at_params = false) {
   auto alg = algo::make_algorithm<double>(cfg, c.ac);
   const mpi::Comm comm = self_comm();
   Rng rng(rng_seed);
-  algo::UpdateContext ctx{comm, rng};
+  algo::UpdateContext ctx{comm, rng, rollout_at_params};
   const algo::UpdateStats s = alg->update(c.ac, c.buf, ctx);
   if (keep) *keep = std::move(alg);
   return s;
@@ -287,6 +288,37 @@ TEST_CASE("ppo minibatch: shuffled rows, one step per minibatch, short last mini
   check_minibatch("clip", true, 4, 3, 4, 0.2, 0.05);
   check_minibatch("penalty", false, 4, 1, 7, 0.2, 0.05);
   check_minibatch("clip", false, 5, 1, 12, 0.0, 0.0);  // one minibatch = the whole batch
+}
+
+// The trainer's buffers come from a rollout at the current parameters; the minibatch scheme then
+// takes the statistics before the update from them (no full-batch forward): the same bits as the
+// forward would give, for both variants and both policy types, the critic on the minibatches.
+TEST_CASE("ppo minibatch: statistics before the update from the rollout equal a full-batch forward's") {
+  for (const char* variant : {"clip", "penalty"})
+    for (bool discrete : {true, false}) {
+      CAPTURE(variant);
+      CAPTURE(discrete);
+      Config cfg = tiny_config("ppo", 41);
+      cfg.ppo_variant = variant;
+      cfg.update_epochs = 2;
+      cfg.minibatch_size = 5;
+      cfg.vf_update = "minibatch";
+      Case a = make_case(cfg, discrete, 12, 0.0, 41);  // perturb 0: logp and dist at pi0
+      a.buf.val = a.ac.v->forward(a.ac.v_params, a.buf.obs);  // and the values at v0
+      Case b = make_case(cfg, discrete, 12, 0.0, 41);
+      b.buf.val = a.buf.val;
+      const algo::UpdateStats fwd = run_update(cfg, a, 7, nullptr, false);
+      const algo::UpdateStats roll = run_update(cfg, b, 7, nullptr, true);
+      CHECK(roll.loss_pi == fwd.loss_pi);
+      CHECK(roll.entropy == fwd.entropy);
+      CHECK(roll.loss_v == fwd.loss_v);
+      CHECK(roll.delta_loss_pi == fwd.delta_loss_pi);
+      CHECK(roll.delta_loss_v == fwd.delta_loss_v);
+      CHECK(roll.kl == fwd.kl);
+      CHECK(a.ac.pi_params == b.ac.pi_params);
+      CHECK(a.ac.v_params == b.ac.v_params);
+      CHECK(std::isfinite(fwd.loss_v));
+    }
 }
 
 TEST_CASE("ppo minibatch: the full-batch KL test before each later epoch stops the update") {

@@ -53,6 +53,10 @@ struct UpdateStats {
 struct UpdateContext {
   const mpi::Comm& comm;
   Rng& rng;  // per-rank stream (minibatch shuffling)
+  // The buffer's logp, dist and val are the current networks' outputs on its observations (the
+  // trainer's own rollout, at these parameters): statistics before the update may be taken from
+  // them instead of a full-batch forward.
+  bool rollout_at_params = false;
 };
 
 // A named flat array of an algorithm's state (optimizer moments, counters, PPO beta), for

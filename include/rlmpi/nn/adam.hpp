@@ -2,13 +2,15 @@
 // Adam with exactly torch.optim.Adam's update (no weight decay, no amsgrad):
 //   t += 1;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
 //   param -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-// One call updates the whole flat parameter vector. Bias corrections are computed in double,
-// as PyTorch does with Python floats.
+// One call updates the whole flat parameter vector, in one pass of the kernel table of an
+// instruction set (every set gives the same bits: no FMA, IEEE square roots). Bias corrections
+// are computed in double, as PyTorch does with Python floats.
 #include <Eigen/Core>
 #include <cstdint>
 
 #include "rlmpi/core/types.hpp"
 #include "rlmpi/nn/abi.hpp"
+#include "rlmpi/nn/isa.hpp"
 
 namespace rlmpi::nn {
 inline namespace RLMPI_NN_ABI {
@@ -23,7 +25,7 @@ class Adam {
   };
 
   explicit Adam(Index num_params, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
-                double eps = 1e-8);
+                double eps = 1e-8, Isa isa = best_isa());
 
   void step(Eigen::Ref<VectorX<T>> params, const Eigen::Ref<const VectorX<T>>& grad);
 
@@ -41,6 +43,7 @@ class Adam {
 
  private:
   double lr_, beta1_, beta2_, eps_;
+  Isa isa_;
   State state_;
 };
 

@@ -37,6 +37,13 @@ struct GemmPlan {
 // tanh' = 1 - h^2, relu' = [h > 0]), multiplied in.
 enum class Epilogue { None, Tanh, Relu, TanhGrad, ReluGrad };
 
+// Adam's step coefficients (Adam<T>::step): step_size = lr / (1 - beta1^t), bc2_sqrt =
+// sqrt(1 - beta2^t), both computed in double and rounded to T, as before.
+template <class T>
+struct AdamStep {
+  T beta1, beta2, step_size, bc2_sqrt, eps;
+};
+
 // The kernels of one instruction set for one scalar type. gemm: column-major
 // C (m x n, leading dimension ldc) += alpha * A * B with A m x k and B k x n, each stored
 // row-major (R) or column-major (C) as the name says (rc: A row-major, B column-major), using
@@ -71,6 +78,11 @@ struct Kernels {
   // set's packet formula (src/nn/packet_math.hpp): the categorical policy's softmax.
   void (*exp)(const T* in, T* out, Index count);
   void (*log)(const T* in, T* out, Index count);
+  // Adam's step on n parameters p with gradient g and moments m, v (nn/adam.hpp's formula; no
+  // FMA and IEEE square roots: the same bits with every set).
+  void (*adam)(Index n, T* p, const T* g, T* m, T* v, const AdamStep<T>& s);
+  // at (cols x rows, row-major) = a^T for a rows x cols row-major (at != a).
+  void (*transpose)(Index rows, Index cols, const T* a, T* at);
 };
 
 // The largest `few` of the skinny kernels: layers this narrow (in or out) skip the GEMM.

@@ -52,6 +52,9 @@ class Policy {
   virtual void logp(const Eigen::Ref<const MatrixX<T>>& act, Eigen::Ref<VectorX<T>> out) const = 0;
   // Full entropy of each distribution (summed over action dims).
   virtual void entropy(Eigen::Ref<VectorX<T>> out) const = 0;
+  // The same of the distributions in the rows of `dist` (as written by dist_params), without a
+  // forward: a rollout's distributions. Leaves the cached batch alone.
+  virtual void entropy_of(const Eigen::Ref<const MatrixX<T>>& dist, Eigen::Ref<VectorX<T>> out) = 0;
   virtual void dist_params(Eigen::Ref<MatrixX<T>> out) const = 0;
   // KL(old_i || current_i), analytic; old_dist as written by dist_params.
   virtual void kl(const Eigen::Ref<const MatrixX<T>>& old_dist, Eigen::Ref<VectorX<T>> out) const = 0;
@@ -103,6 +106,7 @@ class CategoricalPolicy final : public Policy<T> {
   void mode(Eigen::Ref<MatrixX<T>> act) const override;
   void logp(const Eigen::Ref<const MatrixX<T>>& act, Eigen::Ref<VectorX<T>> out) const override;
   void entropy(Eigen::Ref<VectorX<T>> out) const override;
+  void entropy_of(const Eigen::Ref<const MatrixX<T>>& dist, Eigen::Ref<VectorX<T>> out) override;
   void dist_params(Eigen::Ref<MatrixX<T>> out) const override;
   void kl(const Eigen::Ref<const MatrixX<T>>& old_dist, Eigen::Ref<VectorX<T>> out) const override;
   void grad_logp(const Eigen::Ref<const MatrixX<T>>& act, const Eigen::Ref<const VectorX<T>>& w,
@@ -125,6 +129,7 @@ class CategoricalPolicy final : public Policy<T> {
   Mlp<T> mlp_;
   const T* params_ = nullptr;  // parameters of the cached forward
   VectorX<T> logp_, p_, dy_;   // N x n, raw storage
+  VectorX<T> row_p_;           // entropy_of: one row's probabilities
   VectorX<T> rows_;            // forward_grad_logp: one block's logp and w
 };
 
@@ -146,6 +151,7 @@ class DiagGaussianPolicy final : public Policy<T> {
   void mode(Eigen::Ref<MatrixX<T>> act) const override;
   void logp(const Eigen::Ref<const MatrixX<T>>& act, Eigen::Ref<VectorX<T>> out) const override;
   void entropy(Eigen::Ref<VectorX<T>> out) const override;
+  void entropy_of(const Eigen::Ref<const MatrixX<T>>& dist, Eigen::Ref<VectorX<T>> out) override;
   void dist_params(Eigen::Ref<MatrixX<T>> out) const override;
   void kl(const Eigen::Ref<const MatrixX<T>>& old_dist, Eigen::Ref<VectorX<T>> out) const override;
   void grad_logp(const Eigen::Ref<const MatrixX<T>>& act, const Eigen::Ref<const VectorX<T>>& w,

@@ -1,5 +1,6 @@
 // The nn kernels of one instruction set: Eigen's GEMM driver with caller-owned packing buffers,
-// the skinny products (skinny.hpp), the fused dense layer product (dense.hpp) and tanh. CMake compiles this file once per set (-march=x86-64,
+// the skinny products (skinny.hpp), the fused dense layer product (dense.hpp), tanh, and Adam's
+// step and the weight transposes (update.hpp). CMake compiles this file once per set (-march=x86-64,
 // x86-64-v3, x86-64-v4), each with RLMPI_KERNEL_ENTRY naming its table, and makes every symbol of
 // each object local except that entry (cmake/isolate_object.cmake): Eigen's templates have the
 // same names in every copy, and the linker would otherwise keep one copy of each (AVX-512 code
@@ -11,6 +12,7 @@
 #include "dense.hpp"
 #include "skinny.hpp"
 #include "tanh.hpp"
+#include "update.hpp"
 
 #ifndef RLMPI_KERNEL_ENTRY
 #error "compile with -DRLMPI_KERNEL_ENTRY=rlmpi_nn_kernels_<isa> -DRLMPI_KERNEL_ISA=<Isa enumerator>"
@@ -54,7 +56,7 @@ template <class T>
 constexpr detail::Kernels<T> table_of() {
   return {&plan<T>, &gemm<T, Eigen::RowMajor, Eigen::ColMajor>, &gemm<T, Eigen::ColMajor, Eigen::RowMajor>,
           &gemm<T, Eigen::ColMajor, Eigen::ColMajor>, &tanh_inplace<T>, &expand<T>, &contract<T>, &outer<T>,
-          &column_sums<T>, &dense<T>, &detail::exp_array<T>, &detail::log_array<T>};
+          &column_sums<T>, &dense<T>, &detail::exp_array<T>, &detail::log_array<T>, &adam<T>, &transpose<T>};
 }
 
 constexpr detail::KernelTable kTable{Isa::RLMPI_KERNEL_ISA, table_of<float>(), table_of<double>()};
