@@ -44,6 +44,12 @@ void save_checkpoint(const algo::Trainer& trainer, const std::string& path, cons
 
 std::vector<char> checkpoint_image(const algo::Trainer& trainer, const std::string& path, const Options& cfg,
                                    const mpi::Comm& world) {
+  const io::Checkpoint c = checkpoint_contents(trainer, cfg, world);
+  if (!world.is_root()) return {};
+  return io::checkpoint_image(path, c);
+}
+
+io::Checkpoint checkpoint_contents(const algo::Trainer& trainer, const Options& cfg, const mpi::Comm& world) {
   const algo::TrainerState st = trainer.state();
   std::vector<std::string> blobs = world.gather_bytes(st.rank_blob);
   if (!world.is_root()) return {};
@@ -55,7 +61,7 @@ std::vector<char> checkpoint_image(const algo::Trainer& trainer, const std::stri
   c.meta.emplace_back("isa", nn::to_string(trainer.isa()));  // informative: a resume may use another set
   for (const auto& a : st.arrays) c.arrays.emplace_back(a.name, a.data);
   c.rank_blobs = std::move(blobs);
-  return io::checkpoint_image(path, c);
+  return c;
 }
 
 void keep_checkpoint_history(const std::string& dir, const std::string& checkpoint, int last_epoch, int keep) {

@@ -23,6 +23,9 @@ void save_checkpoint(const algo::Trainer& trainer, const std::string& path, cons
 // io::write_file_atomically(path, ...) off the training path; `path` names it in errors.
 std::vector<char> checkpoint_image(const algo::Trainer& trainer, const std::string& path, const Options& cfg,
                                    const mpi::Comm& world);
+// Collective: its contents on rank 0 (empty on the other ranks), copied out of the trainer, for
+// io::checkpoint_image on another thread.
+io::Checkpoint checkpoint_contents(const algo::Trainer& trainer, const Options& cfg, const mpi::Comm& world);
 
 // Rank 0, after `checkpoint` (in `dir`) was written for the epochs 0..last_epoch: with keep > 0
 // it is also kept as dir/checkpoint-epoch<last_epoch>.h5 (a hard link, or a copy where links are
