@@ -153,11 +153,10 @@ void Mlp<T>::activation_backward(const T* h, T* d, Index count) const {
 }
 
 template <class T>
-void Mlp<T>::transpose_weights(const T* p, int set, bool narrow_in_only) {
+void Mlp<T>::transpose_weights(const T* p, int set) {
   for (int l = 0; l < num_layers(); ++l) {
     const Index in = sizes_[l], out = sizes_[l + 1];
-    const Shape shape = shape_of(in, out);
-    if (shape == Shape::NarrowOut || (narrow_in_only && shape != Shape::NarrowIn)) continue;
+    if (shape_of(in, out) == Shape::NarrowOut) continue;
     transpose_layer(l, p + w_off_[l], wt_.data() + set * wt_set_ + wt_off_[l]);
   }
 }
@@ -260,7 +259,7 @@ template <class T>
 void Mlp<T>::refresh_small_cache(const T* params) {
   for (int l = 0; l < num_layers(); ++l) {
     const Index in = sizes_[l], out = sizes_[l + 1];
-    if (shape_of(in, out) != Shape::Gemm) continue;
+    if (shape_of(in, out) == Shape::NarrowOut) continue;
     const T* w = params + w_off_[l];
     T* snap = wsnap_.data() + wt_off_[l];
     const auto bytes = static_cast<std::size_t>(in * out) * sizeof(T);
@@ -276,7 +275,6 @@ void Mlp<T>::forward_small(const T* params, Index n) {
   const auto& k = gemm_.kernels();
   constexpr Index kFew = detail::kSkinnyMax;
   const int L = num_layers();
-  transpose_weights(params, 0, /*narrow_in_only=*/true);  // a few hundred entries
   refresh_small_cache(params);
   for (int l = 0; l < L; ++l) {
     const Index in = sizes_[l], out = sizes_[l + 1];
@@ -287,7 +285,7 @@ void Mlp<T>::forward_small(const T* params, Index n) {
     const bool hidden = l + 1 < L;
     const Shape shape = shape_of(in, out);
     if (shape == Shape::NarrowIn) {
-      k.expand(n, static_cast<int>(in), out, h, in, transposed(l, 0), out, b, z, out, false,
+      k.expand(n, static_cast<int>(in), out, h, in, transposed(l, 2), out, b, z, out, false,
                hidden ? activation_epilogue() : detail::Epilogue::None, nullptr, 0);
     } else if (shape == Shape::Gemm) {  // the same kernel and sums as the row blocks' forward
       k.dense(n, in, out, h, in, transposed(l, 2), out, b, z, out,

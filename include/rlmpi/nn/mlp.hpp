@@ -167,13 +167,14 @@ class Mlp {
   detail::Epilogue derivative_epilogue() const {
     return act_ == Activation::Tanh ? detail::Epilogue::TanhGrad : detail::Epilogue::ReluGrad;
   }
-  // W_l^T (in x out, row-major) of every layer that reads it (narrow_in_only: of the
-  // narrow-input layers), from the flat vector p, into copy `set` (0: the parameters, 1: jvp's
-  // direction, 2: forward_small's cache); transposed(l, set) is layer l's copy.
-  void transpose_weights(const T* p, int set, bool narrow_in_only = false);
+  // W_l^T (in x out, row-major) of every layer that reads it, from the flat vector p, into copy
+  // `set` (0: the parameters, 1: jvp's direction, 2: forward_small's cache); transposed(l, set)
+  // is layer l's copy.
+  void transpose_weights(const T* p, int set);
   void transpose_layer(int l, const T* w, T* wt) const;  // wt <- W_l^T, W_l read at w
-  // Set 2 holds W_l^T of the wide layers as of W's bytes in wsnap_; re-transposes a layer whose
-  // W at params differs (memcmp: a 64 x 64 W costs a 16 KB compare, its transpose ~10x that).
+  // Set 2 holds W_l^T of the wide and narrow-input layers as of W's bytes in wsnap_;
+  // re-transposes a layer whose W at params differs (memcmp: a 64 x 64 W costs a 16 KB compare,
+  // less than its transpose; a rollout step then transposes nothing).
   void refresh_small_cache(const T* params);
   const T* transposed(int l, int set) const { return wt_.data() + set * wt_set_ + wt_off_[l]; }
   void forward_small(const T* params, Index n);
