@@ -359,10 +359,7 @@ void Mlp<T>::finish_grad(T* grad) {
   for (int l = 0; l < num_layers(); ++l) {
     const Index in = sizes_[l], out = sizes_[l + 1];
     if (!grad_transposed(in, out)) continue;
-    const T* dwt = dwt_.data() + dwt_off_[l];
-    T* gw = grad + w_off_[l];
-    for (Index o = 0; o < out; ++o)
-      for (Index j = 0; j < in; ++j) gw[o * in + j] = dwt[j * out + o];
+    gemm_.kernels().transpose(in, out, dwt_.data() + dwt_off_[l], grad + w_off_[l]);  // dW = (dW^T)^T
   }
 }
 
