@@ -343,6 +343,20 @@ bool TrainerImpl<T>::collect(std::vector<double>& ep_ret, std::vector<double>& e
   buf_.clear();
   auto& pi = *ac_.pi;
   auto& vf = *ac_.v;
+  // The parameters stay fixed for the whole rollout: the small-batch forwards check their
+  // cached weights once, not at every step.
+  struct Hold {
+    nn::Policy<T>& pi;
+    nn::ValueFunction<T>& vf;
+    Hold(nn::Policy<T>& p, nn::ValueFunction<T>& v) : pi(p), vf(v) {
+      pi.hold_params(true);
+      vf.hold_params(true);
+    }
+    ~Hold() {
+      pi.hold_params(false);
+      vf.hold_params(false);
+    }
+  } hold(pi, vf);
   const int n = cfg_.envs_per_rank;
   const auto od = static_cast<std::size_t>(obs_dim_);
   const auto ad = static_cast<std::size_t>(act_dim_);

@@ -257,6 +257,7 @@ void Mlp<T>::layer_forward(int l, const T* w, const T* wt, const T* b, Index m, 
 // (not the update).
 template <class T>
 void Mlp<T>::refresh_small_cache(const T* params) {
+  if (held_ && params == held_params_) return;  // checked already during this hold
   for (int l = 0; l < num_layers(); ++l) {
     const Index in = sizes_[l], out = sizes_[l + 1];
     if (shape_of(in, out) == Shape::NarrowOut) continue;
@@ -268,6 +269,7 @@ void Mlp<T>::refresh_small_cache(const T* params) {
     transpose_layer(l, w, wt_.data() + 2 * wt_set_ + wt_off_[l]);
   }
   snap_valid_ = true;
+  if (held_) held_params_ = params;
 }
 
 template <class T>

@@ -238,6 +238,35 @@ TEST_CASE_TEMPLATE("Mlp small batches: the block path's bits, and in-place param
   }
 }
 
+// hold_params: during a hold the small batches trust their cached weights for the parameter
+// pointer they checked (an in-place change is not seen, which shows the check is skipped); another
+// pointer is checked, and after the hold every call checks again.
+TEST_CASE_TEMPLATE("Mlp hold_params: one check per parameter vector during a hold", T, double, float) {
+  Rng rng(5);
+  const std::vector<int> sizes{3, 64, 64, 2};
+  Mlp<T> mlp(sizes, Activation::Tanh), fresh(sizes, Activation::Tanh);
+  VectorX<T> p(mlp.num_params());
+  {
+    VectorX<double> pd(mlp.num_params());
+    Mlp<double>(sizes, Activation::Tanh).init(pd, rng);
+    p = pd.template cast<T>();
+  }
+  const MatrixX<T> x = random_matrix(4, 3, rng).template cast<T>();
+  const MatrixX<T> y0 = fresh.forward(p.data(), x);
+  mlp.hold_params(true);
+  CHECK(MatrixX<T>(mlp.forward(p.data(), x)) == y0);
+  VectorX<T> q = p;
+  p[3 * 64 + 64 + 5] += T(0.5);  // a weight of the 64 x 64 layer, in place
+  const MatrixX<T> y1 = fresh.forward(p.data(), x);
+  REQUIRE(y1 != y0);
+  CHECK(MatrixX<T>(mlp.forward(p.data(), x)) == y0);  // trusted: not re-checked
+  CHECK(MatrixX<T>(mlp.forward(q.data(), x)) == y0);  // another vector: checked (q holds the old values)
+  CHECK(MatrixX<T>(mlp.forward(p.data(), x)) == y1);  // and back: checked again
+  mlp.hold_params(false);
+  p = q;  // in place (the same storage), the old values
+  CHECK(MatrixX<T>(mlp.forward(p.data(), x)) == y0);  // no hold: every call checks
+}
+
 TEST_CASE_TEMPLATE("Mlp forward_backward equals forward then backward bit for bit", T, double, float) {
   // The loss gradient is computed block by block from the outputs (here a per-row function of y
   // and a target), as ValueFunction and the policies do; the result must not depend on the fusion.

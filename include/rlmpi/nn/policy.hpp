@@ -34,6 +34,8 @@ class Policy {
   virtual int act_dim() const = 0;   // 1 for Categorical
   virtual int dist_dim() const = 0;  // Categorical n, Gaussian 2 * act_dim
   virtual const Mlp<T>& mlp() const = 0;
+  // Mlp::hold_params: the parameters given to forward stay fixed until hold_params(false).
+  virtual void hold_params(bool held) = 0;
 
   // Default: PyTorch nn.Linear init; Orthogonal: output-layer gain 0.01. Gaussian log_std = -0.5.
   virtual void init_params(Eigen::Ref<VectorX<T>> params, Rng& rng,
@@ -99,6 +101,7 @@ class CategoricalPolicy final : public Policy<T> {
   int dist_dim() const override { return mlp_.out_dim(); }
   int num_actions() const { return mlp_.out_dim(); }
   const Mlp<T>& mlp() const override { return mlp_; }
+  void hold_params(bool held) override { mlp_.hold_params(held); }
 
   void init_params(Eigen::Ref<VectorX<T>> params, Rng& rng, Init scheme = Init::Default) const override;
   void forward(const Eigen::Ref<const VectorX<T>>& params, const Eigen::Ref<const MatrixX<T>>& obs) override;
@@ -144,6 +147,7 @@ class DiagGaussianPolicy final : public Policy<T> {
   int dist_dim() const override { return 2 * act_dim(); }
   Index log_std_offset() const { return mlp_.num_params(); }
   const Mlp<T>& mlp() const override { return mlp_; }
+  void hold_params(bool held) override { mlp_.hold_params(held); }
 
   void init_params(Eigen::Ref<VectorX<T>> params, Rng& rng, Init scheme = Init::Default) const override;
   void forward(const Eigen::Ref<const VectorX<T>>& params, const Eigen::Ref<const MatrixX<T>>& obs) override;

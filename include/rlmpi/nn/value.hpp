@@ -20,6 +20,7 @@ class ValueFunction {
   Index num_params() const { return mlp_.num_params(); }
   int obs_dim() const { return mlp_.in_dim(); }
   const Mlp<T>& mlp() const { return mlp_; }
+  void hold_params(bool held) { mlp_.hold_params(held); }  // Mlp::hold_params
 
   // Orthogonal uses output gain 1 (CleanRL's critic).
   void init_params(Eigen::Ref<VectorX<T>> params, Rng& rng, Init scheme = Init::Default) const;
