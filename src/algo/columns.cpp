@@ -18,7 +18,10 @@ constexpr ColumnInfo kColumns[] = {
     {"LossPi", "LossPi", "policy loss before the update", "", true, false},
     {"LossV", "LossV", "value loss (mean squared error) before the update", "", true, false},
     {"DeltaLossPi", "DeltaLossPi", "change of the policy loss by the update", "", false, false},
-    {"DeltaLossV", "DeltaLossV", "change of the value loss by the update", "", false, false},
+    {"DeltaLossV", "DeltaLossV",
+     "change of the value loss by the update (critic on minibatches: the last update epoch's minibatch losses, each "
+     "before its step, minus the loss before)",
+     "", false, false},
     {"Entropy", "Entropy", "mean policy entropy at the rollout policy (summed over action dimensions)", "nats", true, false},
     {"KL", "KL", "mean KL divergence between the rollout policy and the updated one", "nats", true, false},
     {"ClipFrac", "ClipFrac", "PPO-clip: fraction of samples whose ratio was clipped", "", true, false},

@@ -116,6 +116,7 @@ class Ppo final : public Algorithm<T> {
         }
       }
     } else {
+      v_loss_last_epoch_ = 0;
       minibatch_epochs(ac, b, ctx, stop_iter);
     }
     s.stop_iter = stop_iter >= 0 ? stop_iter
@@ -135,8 +136,10 @@ class Ppo final : public Algorithm<T> {
     }
 
     if (critic_on_minibatches_) {  // stepped with the actor in minibatch_epochs
+      // The loss after: the last update epoch's minibatch losses, each before its step, averaged
+      // over the rows (as SB3 reports it): the one diagnostic forward per epoch stays the policy's.
       s.loss_v = loss_v_before;
-      s.delta_loss_v = comm.average(ac.v->mse(ac.v_params, b.obs, b.ret)) - loss_v_before;
+      s.delta_loss_v = comm.average(v_loss_last_epoch_) - loss_v_before;
       return s;
     }
     const ValueFit fit = fit_value(ac, v_opt_, b, cfg_, comm, v_work_);
@@ -241,6 +244,7 @@ class Ppo final : public Algorithm<T> {
           return;
         }
       }
+      v_loss_last_epoch_ = 0;  // this epoch's minibatch losses, weighted by rows
       // Fisher-Yates with the rank's own stream.
       for (Index i = n - 1; i > 0; --i)
         std::swap(idx_[static_cast<std::size_t>(i)],
@@ -275,7 +279,8 @@ class Ppo final : public Algorithm<T> {
           step(pi, ac, act, dist, ctx.comm);
         }
         if (critic_on_minibatches_) {  // the PPO paper's critic: one step on the same minibatch
-          value_loss_grad<T>(ac, obs, mb_ret_.head(len), mb_val_.head(len), cfg_, v_work_);
+          const double v_loss = value_loss_grad<T>(ac, obs, mb_ret_.head(len), mb_val_.head(len), cfg_, v_work_);
+          v_loss_last_epoch_ += v_loss * static_cast<double>(len) / static_cast<double>(n);
           ctx.comm.average(Eigen::Ref<Vec>(v_work_.grad));
           clip_grad_norm(v_work_.grad, cfg_.max_grad_norm);
           v_opt_.step(ac.v_params, v_work_.grad);
@@ -288,6 +293,7 @@ class Ppo final : public Algorithm<T> {
   bool penalty_;
   bool critic_on_minibatches_;  // --vf-update minibatch (auto with --update-epochs)
   bool norm_adv_minibatch_;     // --norm-adv minibatch
+  double v_loss_last_epoch_ = 0;  // the minibatch critic's mean loss over the last update epoch
   double beta_;
   nn::Adam<T> pi_opt_, v_opt_;
   // Work space, sized by the first update: later updates of the same batch size allocate nothing.

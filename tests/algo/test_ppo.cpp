@@ -384,7 +384,9 @@ void check_minibatch_critic(bool discrete, std::uint64_t seed, bool clip_vloss, 
   std::iota(idx.begin(), idx.end(), Index{0});
   Vec p_ref = c.pi0, v_ref = c.v0;
   RefAdam adam_pi(p_ref.size(), cfg.pi_lr, cfg.adam_eps), adam_v(v_ref.size(), cfg.vf_lr, cfg.adam_eps);
+  double last_epoch_loss = 0;  // the last epoch's minibatch losses before their steps, row-weighted
   for (int e = 0; e < cfg.update_epochs; ++e) {
+    last_epoch_loss = 0;
     for (Index i = n - 1; i > 0; --i)
       std::swap(idx[static_cast<std::size_t>(i)],
                 idx[static_cast<std::size_t>(shuffle.uniform_int(static_cast<std::uint64_t>(i + 1)))]);
@@ -413,19 +415,22 @@ void check_minibatch_critic(bool discrete, std::uint64_t seed, bool clip_vloss, 
         }
         return sum / static_cast<double>(len);
       };
+      last_epoch_loss += vloss(v_ref) * static_cast<double>(len) / static_cast<double>(n);
       adam_v.step(v_ref, fd_grad(vloss, v_ref));
     }
   }
   const algo::UpdateStats s = run_update(cfg, c, seed + 100);
   CHECK(max_abs_diff(c.ac.pi_params, p_ref) < 1e-8);
   CHECK(max_abs_diff(c.ac.v_params, v_ref) < 1e-8);
-  // LossV / DeltaLossV: the full batch's mean squared error before and after.
+  // LossV: the full batch's mean squared error before; DeltaLossV: the last epoch's minibatch
+  // losses (each before its step) minus it.
   auto mse = [&](const Vec& p) {
     const Vec v = vf.forward(p, b.obs);
     return (v - b.ret).squaredNorm() / static_cast<double>(n);
   };
   CHECK(s.loss_v == doctest::Approx(mse(c.v0)).epsilon(1e-12));
-  CHECK(s.delta_loss_v == doctest::Approx(mse(c.ac.v_params) - mse(c.v0)).epsilon(1e-9));
+  CHECK(s.delta_loss_v == doctest::Approx(last_epoch_loss - mse(c.v0)).epsilon(1e-9));
+  CHECK(s.delta_loss_v != doctest::Approx(mse(c.ac.v_params) - mse(c.v0)).epsilon(1e-6));  // not the final loss
 }
 
 }  // namespace
