@@ -96,7 +96,7 @@ void rows(Index i0, Index out, Index kdim, const T* x, Index ldx, const T* b, In
     // half the rate of a plain pass; the R rows just written are in L1, so finish them in one.
     // Same packet formula on the same values: the same bits.
     rows<T, R, Epilogue::None>(i0, out, kdim, x, ldx, b, ldb, init, y, ldy, h, ldh, add);
-    for (int r = 0; r < R; ++r) tanh_inplace(y + (i0 + r) * ldy, out);
+    tanh_rows(y + i0 * ldy, R, out, ldy);
     return;
   }
   Index o = 0;
