@@ -617,7 +617,9 @@ def test_sanity(args):
         f"{recs[0].get('ExitCode')}: {err.strip()}")
 
     run_dir = os.path.join(d, "shared-run")
-    env = job_env(args, EPOCHS="200", EXTRA="--steps-per-epoch 2000 --hid 16 --quiet", RUN_DIR=run_dir)
+    # The owner must still run when the intruder starts: an epoch budget no machine exhausts (200 epochs
+    # took ~2 s on an AVX-512 core and the owner had finished); it is cancelled below.
+    env = job_env(args, EPOCHS="1000000", EXTRA="--steps-per-epoch 2000 --hid 16 --quiet", RUN_DIR=run_dir)
     out2 = os.path.join(d, "owner-%j.out")
     j2 = sbatch(["--ntasks=1", "--job-name=owner", f"--chdir={d}", f"--output={out2}",
                  os.path.join(SRC, "jobs", "rlmpi.sbatch")], env)
@@ -637,6 +639,8 @@ def test_sanity(args):
     if owner.get("JobState") != "RUNNING":
         raise Fail(f"the owner job {j2} did not keep running: {state_str([owner])}" + tail(out2))
     err = [l for l in text.splitlines() if "in use by job" in l][0]
+    run(["scancel", j2])
+    wait_job_end(args, j2)
     log(f"PASS: job {j3} on the directory of running job {j2} {recs[0].get('JobState')} exit "
         f"{recs[0].get('ExitCode')}: {err.strip()}")
 
