@@ -242,7 +242,7 @@ def case_errors(tmp):
     run(1, "--epochs", "2", "--out", d, "--force", *SMALL)  # --force starts over
     assert same_run(f"{d}/run.h5", f"{d}/run.h5") == 2
     # A live lock holder blocks a second writer.
-    holder = subprocess.Popen(cmd(1, "--epochs", "500", "--out", f"{tmp}/busy", *SMALL), stdout=subprocess.DEVNULL,
+    holder = subprocess.Popen(cmd(1, "--epochs", "1000000", "--out", f"{tmp}/busy", *SMALL), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         for _ in range(600):

@@ -404,8 +404,8 @@ def test_cancel(args):
     out = os.path.join(d, "job-%j.out")
     jobid = sbatch(["--ntasks=2", "--job-name=rlmpi-cancel", f"--chdir={d}", f"--output={out}",
                     os.path.join(SRC, "jobs", "rlmpi.sbatch")],
-                   job_env(args, EPOCHS="200", EXTRA="--steps-per-epoch 2000 --hid 16 --quiet",
-                           RUNS_ROOT=os.path.join(d, "runs")))
+                   job_env(args, EPOCHS="1000000", EXTRA="--steps-per-epoch 2000 --hid 16 --quiet",
+                           RUNS_ROOT=os.path.join(d, "runs")))  # runs until cancelled, on any machine
     out = out.replace("%j", jobid)
     run_dir = os.path.join(d, "runs", f"rlmpi-cancel-{jobid}")
     rf = os.path.join(run_dir, "run.h5")
