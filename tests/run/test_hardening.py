@@ -129,14 +129,19 @@ def case_signals(tmp):
     args = ["--epochs", "4", "--steps-per-epoch", "64000", "--hid", "64", "--quiet"]
     ref = f"{tmp}/ref"
     run(2, *args, "--out", ref)
+    # The ranks get one second between mpirun's SIGTERM and its SIGKILL, and a rank still alive then
+    # loses the line it printed in mpirun's forwarding. In the AddressSanitizer build LeakSanitizer's
+    # exit-time check (it symbolizes the ~3,000 blocks OpenMPI's MPI_Init never frees) takes ~0.9 s
+    # after the ranks have stopped: the signalled runs skip it (every other case keeps it).
+    env = dict(os.environ, ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":"))
     for how in ["TERM to mpirun", "INT to the process group"]:
-        # The ranks get one second between mpirun's SIGTERM and its SIGKILL; the stop path waits for
-        # the checkpoint write in flight (an fsync), which a loaded CI disk can stretch past that
-        # second. Such a miss is retried in a fresh directory, at most twice; three misses fail.
+        # The stop path also waits for the checkpoint write in flight (an fsync), which a loaded CI
+        # disk can stretch past that second. Such a miss is retried in a fresh directory, at most
+        # twice; three misses fail.
         for attempt in range(3):
             d = f"{tmp}/{how.split()[0]}{attempt}"
             p = subprocess.Popen(cmd(2, *args, "--out", d), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True, start_new_session=True)
+                                 text=True, start_new_session=True, env=env)
             wait_for_epochs(d, 1, p)
             time.sleep(0.3)  # into the next epoch
             t0 = time.time()
