@@ -71,18 +71,24 @@ void DiagGaussianPolicy<T>::logp(const Eigen::Ref<const MatrixX<T>>& act,
     out(i) = T(-0.5) * ((act.row(i) - m.row(i)).array().square() * inv_var_.transpose().array()).sum() - c;
 }
 
+namespace {
+// Entropy of a diagonal Gaussian with these log-stds: sum_d (1/2 + log(2 pi)/2 + log_std_d).
+template <class T, class LogStd>
+T gaussian_entropy(const LogStd& log_std) {
+  return T(log_std.size()) * (T(0.5) + T(0.5) * std::log(T(2) * std::numbers::pi_v<T>)) + log_std.sum();
+}
+}  // namespace
+
 template <class T>
 void DiagGaussianPolicy<T>::entropy(Eigen::Ref<VectorX<T>> out) const {
   require(out.size() == this->n_, "DiagGaussianPolicy::entropy: out N");
-  const T h = T(act_dim()) * (T(0.5) + T(0.5) * std::log(T(2) * std::numbers::pi_v<T>)) + log_std_.sum();
-  out.setConstant(h);
+  out.setConstant(gaussian_entropy<T>(log_std_));
 }
 
 template <class T>
 void DiagGaussianPolicy<T>::entropy_of(const Eigen::Ref<const MatrixX<T>>& dist, Eigen::Ref<VectorX<T>> out) {
   require(dist.cols() == dist_dim() && out.size() == dist.rows(), "DiagGaussianPolicy::entropy_of: dist M x 2d, out M");
-  const T c = T(act_dim()) * (T(0.5) + T(0.5) * std::log(T(2) * std::numbers::pi_v<T>));
-  for (Index i = 0; i < dist.rows(); ++i) out(i) = c + dist.row(i).tail(act_dim()).sum();  // the row's log_std
+  for (Index i = 0; i < dist.rows(); ++i) out(i) = gaussian_entropy<T>(dist.row(i).tail(act_dim()));  // its log_std
 }
 
 template <class T>

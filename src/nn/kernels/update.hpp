@@ -4,14 +4,14 @@
 #include <Eigen/Core>
 #include <immintrin.h>
 
+#include "epilogue.hpp"
 #include "rlmpi/core/types.hpp"
 #include "rlmpi/nn/gemm.hpp"
 
 namespace rlmpi::nn::kernels {
 namespace update_detail {
 namespace ei = Eigen::internal;
-template <class T>
-using Packet = typename ei::packet_traits<T>::type;
+using epilogue::Packet;
 
 // A value the compiler must hold rounded in a register: a product passed through here is never
 // contracted with the following addition into an FMA (GCC contracts intrinsics too), so every
