@@ -158,12 +158,15 @@ def case_signals(tmp):
             time.sleep(0.005)
         out, err = p.communicate(timeout=120)
         waited = time.time() - t0
+        # Not seen while polling (an mpirun that ends with its ranks): done by the time it exited.
+        stopped = waited if stopped is None else stopped
+        unlocked = waited if unlocked is None else unlocked
         status = open(f"{d}/status").read()
         assert status.startswith("3 stopped by a signal during epoch "), f"{how}: exit {p.returncode} after " \
             f"{waited:.1f} s without a graceful stop: status {status!r}\n{err}"
         assert not os.path.exists(f"{d}/rlmpi.lock"), "stale lock"
         # Both before mpirun's SIGKILL, 2 s after the signal (it passes SIGTERM on after 1 s).
-        assert unlocked is not None and unlocked < 2.0, (how, stopped, unlocked, waited)
+        assert unlocked < 2.0, (how, stopped, unlocked, waited)
         assert p.returncode in (1, 3), p.returncode  # mpirun's own code is 1 when it was signalled itself
         kept = n_epochs(d)
         assert 1 <= kept < epochs, f"{how}: {kept} epochs kept: the signal did not arrive during the run"
